@@ -1,0 +1,34 @@
+"""tunetrack: tune tabular models with Hyperopt and track every trial in MLflow."""
+
+from __future__ import annotations
+
+from tunetrack.config import StudyConfig, build_config, load_config
+from tunetrack.exceptions import (
+    ConfigError,
+    DataError,
+    SearchSpaceError,
+    StudyFailedError,
+    TrackingError,
+    TunetrackError,
+)
+from tunetrack.study import Study, TrialRecord, load_study
+from tunetrack.tuner import tune
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "SearchSpaceError",
+    "Study",
+    "StudyConfig",
+    "StudyFailedError",
+    "TrackingError",
+    "TrialRecord",
+    "TunetrackError",
+    "__version__",
+    "build_config",
+    "load_config",
+    "load_study",
+    "tune",
+]

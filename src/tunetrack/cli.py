@@ -1,0 +1,139 @@
+"""The command line: a thin Typer layer over the library.
+
+Errors a user can fix print one line and exit 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from tunetrack.exceptions import TunetrackError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Tune tabular models with Hyperopt and track every trial in MLflow.",
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+out = Console()
+err = Console(stderr=True)
+
+
+@app.callback()
+def _main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+@app.command()
+def tune(
+    config: Annotated[
+        Path | None, typer.Argument(help="Study config (YAML). Default: the tutorial's study.")
+    ] = None,
+    train: Annotated[
+        str | None, typer.Option(help="Training data: parquet/CSV path or URL.")
+    ] = None,
+    valid: Annotated[
+        str | None, typer.Option(help="Validation data: parquet/CSV path or URL.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Model family, e.g. xgboost.")] = None,
+    max_evals: Annotated[int | None, typer.Option(help="Number of trials.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Wall-clock budget in seconds for the whole study.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed: the same seed gives the same trials.")
+    ] = None,
+    algo: Annotated[str | None, typer.Option(help="tpe, rand, anneal or atpe.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override any config key: --set model.num_boost_round=50."),
+    ] = None,
+    experiment: Annotated[str | None, typer.Option(help="MLflow experiment name.")] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: sqlite:///mlflow.db).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Tune a model; every trial becomes an MLflow run under one study run."""
+    from tunetrack.tuner import tune as run_tune
+
+    study = _guarded(
+        run_tune,
+        config,
+        train=train,
+        valid=valid,
+        model=model,
+        max_evals=max_evals,
+        timeout=timeout,
+        seed=seed,
+        algo=algo,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        overrides=set_ or (),
+        progress=not quiet,
+    )
+    _print_summary(study)
+
+
+def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn``; a user-fixable error becomes one line on stderr and its exit code."""
+    try:
+        return fn(*args, **kwargs)
+    except TunetrackError as error:
+        if _state["debug"]:
+            raise
+        err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        raise typer.Exit(130) from None
+
+
+def _print_summary(study: Any) -> None:
+    best = study.best
+    n_failed = study.n_failed
+    failed = f", {n_failed} failed" if n_failed else ""
+    out.print(
+        f"best {study.metric} [bold green]{best.metrics[study.metric]:.4f}[/] "
+        f"(trial {best.number}; {len(study.trials)} trials{failed})",
+        highlight=False,
+    )
+    params = "  ".join(f"{k}={_short(v)}" for k, v in best.params.items())
+    out.print(f"best params: {params}", highlight=False, soft_wrap=True)
+    out.print(
+        f"study run:   {study.run_id}  (experiment '{study.experiment_name}', "
+        f"{study.tracking_uri})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print("look further:", highlight=False)
+    out.print(
+        f"  mlflow ui --backend-store-uri {study.tracking_uri}", highlight=False, soft_wrap=True
+    )
+    out.print(
+        f"  python -c \"import tunetrack; print(tunetrack.load_study('{study.run_id}')"
+        '.to_frame())"',
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The study configuration: a validated, frozen tree built from YAML, flags and overrides.
+
+Validation happens here, at the boundary, so that nothing reaches the tracking store
+before the whole configuration is known to be good.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from tunetrack.exceptions import ConfigError
+
+ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
+ENCODINGS = ("native", "onehot")
+DEFAULT_EXPERIMENT = "nyc-taxi-duration"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from. ``None`` means the bundled NYC taxi months."""
+
+    train: str | None = None
+    valid: str | None = None
+    recipe: str = "nyc-taxi"
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """How raw columns become model input.
+
+    ``native`` hands location IDs to the model as categories; ``onehot`` is the
+    tutorial's DictVectorizer encoding (one-hot of the pickup_dropoff pair).
+    """
+
+    encoding: str = "native"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The model family and its fixed (not searched) settings."""
+
+    name: str = "xgboost"
+    num_boost_round: int = 1000
+    early_stopping_rounds: int | None = 50
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """The optimizer and its stopping rules."""
+
+    algo: str = "tpe"
+    max_evals: int = 50
+    timeout: float | None = None
+    seed: int = 42
+    no_progress_evals: int | None = None
+    loss_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Where runs go. A ``None`` URI defers to MLFLOW_TRACKING_URI, then local SQLite."""
+
+    experiment: str = DEFAULT_EXPERIMENT
+    tracking_uri: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """One study: data, features, model, search budget, search space and tracking.
+
+    ``space`` is ``None`` for the model family's default space, a spec mapping
+    (YAML form), or a Python Hyperopt space given through the notebook API.
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    space: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, YAML-serialisable dict (a Python ``hp`` space is described as a spec)."""
+        from tunetrack.space import describe_space
+
+        out = {
+            f.name: _section_to_dict(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "space"
+        }
+        out["space"] = None if self.space is None else describe_space(self.space)
+        return out
+
+
+_SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "features": FeaturesConfig,
+    "model": ModelConfig,
+    "search": SearchConfig,
+    "tracking": TrackingConfig,
+}
+# Sections whose keys are free-form: search-space parameters and fixed model params.
+_FREE_FORM = ("space", "model.params")
+
+
+def _section_to_dict(section: Any) -> dict[str, Any]:
+    return {f.name: _plain(getattr(section, f.name)) for f in dataclasses.fields(section)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def valid_keys() -> list[str]:
+    """Every settable key path, as ``--set`` and the README name them."""
+    keys = [f"{name}.{f.name}" for name, cls in _SECTIONS.items() for f in dataclasses.fields(cls)]
+    return [*keys, "model.params.<name>", "space.<param>"]
+
+
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a config file into a plain dict, with one-line errors for the usual mistakes."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}; check the path")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{p}: {problem}{where}; fix the YAML syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file; pass a YAML config file") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{p}: the top level must be a mapping of sections "
+            f"({', '.join([*_SECTIONS, 'space'])}), got {type(raw).__name__}"
+        )
+    return raw
+
+
+def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; values are parsed as YAML scalars or lists.
+
+    ``space.<param>`` edits the model's default space when the config gives none, so
+    ``--set space.max_depth='quniform(4, 20, 1)'`` narrows one parameter only.
+    """
+    out = copy.deepcopy(dict(raw))
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not key.path=value; e.g. search.max_evals=20")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        parts = key.split(".")
+        if parts[0] == "space" and out.get("space") is None:
+            out["space"] = _default_space_spec(out)
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(f"override {key}: {where} is not a section; set {where}=VALUE")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
+    from tunetrack.models import get_model
+
+    model = raw.get("model") or {}
+    name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
+    return copy.deepcopy(dict(get_model(str(name)).default_space()))
+
+
+def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
+    """Validate a raw dict (from YAML plus overrides) into a frozen StudyConfig."""
+    raw = dict(raw or {})
+    unknown = sorted(set(raw) - {*_SECTIONS, "space"})
+    if unknown:
+        raise ConfigError(
+            f"unknown config section {unknown[0]!r}; valid sections: "
+            f"{', '.join([*_SECTIONS, 'space'])}"
+        )
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        value = raw.get(name)
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{name} must be a mapping of keys, got {type(value).__name__}")
+        sections[name] = _build_section(name, cls, value)
+    space = raw.get("space")
+    # A Python ``hp`` space (a pyll graph) is allowed here; build_space validates it.
+    if isinstance(space, str | int | float | list | tuple):
+        raise ConfigError(f"space must be a mapping of parameter -> distribution, got {space!r}")
+    config = StudyConfig(**sections, space=space)
+    _check_ranges(config)
+    return config
+
+
+def _build_section(section: str, cls: type, values: Mapping[str, Any]) -> Any:
+    hints = get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{section}.{key}"
+        if key not in names:
+            raise ConfigError(
+                f"unknown config key {path!r}; valid keys under {section!r}: {', '.join(names)}"
+            )
+        kwargs[key] = _coerce(path, value, hints[key])
+    return cls(**kwargs)
+
+
+def _coerce(path: str, value: Any, hint: Any) -> Any:
+    """Check one value against its annotation; ints are accepted where floats are."""
+    args = get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    optional = type(None) in args
+    base = next(a for a in args if a is not type(None))
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{path} must not be empty; give a value or remove the key")
+    if get_origin(base) is Mapping:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise ConfigError(f"{path} must be a mapping of name: value, got {value!r}")
+        return dict(value)
+    if base is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path} must be an integer, got {value!r}")
+        return value
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{path} must be a finite number, got {value!r}")
+        return float(value)
+    if base is str:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{path} must be a non-empty string, got {value!r}")
+        return value
+    raise AssertionError(f"unhandled annotation {hint!r} for {path}")  # pragma: no cover
+
+
+def _check_ranges(config: StudyConfig) -> None:
+    from tunetrack.data import RECIPES
+    from tunetrack.models import MODELS
+
+    search, model = config.search, config.model
+    _require(search.max_evals >= 1, "search.max_evals", search.max_evals, "must be at least 1")
+    _positive_or_none("search.timeout", search.timeout)
+    _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
+    _positive_or_none("search.no_progress_evals", search.no_progress_evals)
+    _one_of("search.algo", search.algo, ALGORITHMS)
+    _require(
+        model.num_boost_round >= 1,
+        "model.num_boost_round",
+        model.num_boost_round,
+        "must be at least 1",
+    )
+    _positive_or_none("model.early_stopping_rounds", model.early_stopping_rounds)
+    _one_of("model.name", model.name, tuple(MODELS))
+    _one_of("features.encoding", config.features.encoding, ENCODINGS)
+    _one_of("data.recipe", config.data.recipe, tuple(RECIPES))
+
+
+def _require(ok: bool, path: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"{path} {rule}, got {value!r}")
+
+
+def _positive_or_none(path: str, value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"{path} must be positive (or null for no limit), got {value!r}")
+
+
+def _one_of(path: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"unknown {path} {value!r}; choose one of: {', '.join(choices)}")
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: Iterable[str] = (),
+) -> StudyConfig:
+    """Read an optional YAML file, apply ``key=value`` overrides, validate."""
+    raw = load_yaml(path) if path is not None else {}
+    return build_config(apply_overrides(raw, overrides))

@@ -1,0 +1,35 @@
+"""The project's own errors.
+
+Every error a user can cause by bad input is a ``TunetrackError``: the CLI prints its
+message as one line and exits with code 2. The message names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+
+class TunetrackError(Exception):
+    """Base class for errors a user can fix; ``str(err)`` is a one-line message."""
+
+    exit_code = 2
+
+
+class ConfigError(TunetrackError):
+    """The study configuration (YAML, overrides or keyword arguments) is invalid."""
+
+
+class SearchSpaceError(ConfigError):
+    """A search-space entry is invalid (unknown distribution, bad bounds, wrong types)."""
+
+
+class DataError(TunetrackError):
+    """A dataset is missing, unreadable, or lacks what the recipe needs."""
+
+
+class TrackingError(TunetrackError):
+    """The MLflow tracking store cannot be reached or written."""
+
+
+class StudyFailedError(TunetrackError):
+    """Every trial of a study failed; the message carries the first reason."""
+
+    exit_code = 1

@@ -1,0 +1,381 @@
+"""The only module that writes MLflow runs: a study parent run and one nested run a trial.
+
+Each trial costs three small writes: its run is created RUNNING when the trial starts
+(so a crash leaves evidence), then its params, metrics and tags go in one
+``log_batch``, then it is terminated. Nothing here holds state that is not in MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from tunetrack.exceptions import TrackingError
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+# Tag names other tools rely on (DESIGN.md, tracking contract).
+TAG_ROLE = "tunetrack.role"
+TAG_TRIAL = "tunetrack.trial"
+TAG_STATE = "tunetrack.state"
+TAG_ENGINE = "tunetrack.engine"
+TAG_ALGO = "tunetrack.algo"
+TAG_ERROR = "tunetrack.error"
+TAG_PARAMS = "tunetrack.params"  # the sampled params as typed JSON (MLflow params are strings)
+TAG_STOPPED_BY = "tunetrack.stopped_by"
+TAG_MODEL = "model"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+
+ROLE_STUDY = "study"
+ROLE_TRIAL = "trial"
+CONFIG_ARTIFACT = "tunetrack/config.json"
+SPACE_ARTIFACT = "tunetrack/search_space.json"
+# MLflow keeps dataset digests in a 36-character column; the full hash goes in a param.
+DATASET_DIGEST_CHARS = 32
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """The explicit URI, else MLFLOW_TRACKING_URI, else local SQLite in the working dir."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    _check_uri(uri)
+    return uri
+
+
+def _check_uri(uri: str) -> None:
+    scheme = urlparse(uri).scheme
+    known = ("sqlite", "postgresql", "mysql", "mssql", "http", "https", "file", "databricks")
+    base = scheme.split("+", 1)[0]
+    if scheme and len(scheme) > 1 and base not in known:
+        raise TrackingError(
+            f"unsupported tracking URI {uri!r}; use sqlite:///PATH.db, a directory, "
+            "http(s)://HOST:PORT or a database URL"
+        )
+    if base == "sqlite":
+        path = _sqlite_path(uri)
+        if path is None:
+            raise TrackingError(
+                f"malformed SQLite tracking URI {uri!r}; write sqlite:///relative.db "
+                "or sqlite:////absolute/path.db"
+            )
+        parent = path.parent
+        if not parent.is_dir():
+            raise TrackingError(
+                f"the directory for the tracking database does not exist: {parent}; "
+                "create it or choose another --tracking-uri"
+            )
+        if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise TrackingError(
+                f"cannot write the tracking database {path}; choose a writable --tracking-uri"
+            )
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix) or len(uri) == len(prefix) or ":memory:" in uri:
+        return None
+    return Path(uri[len(prefix) :].split("?", 1)[0]).resolve()
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset as logged on the study run."""
+
+    name: str
+    role: str  # "train" | "valid"
+    source: str
+    sha256: str
+    frame: Any  # the prepared pandas frame, for MLflow's schema and profile
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The parts of a run the Study needs, detached from MLflow's entity classes."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+
+class Tracker:
+    """Writes and reads tunetrack's runs in one MLflow tracking store."""
+
+    def __init__(self, tracking_uri: str | None = None) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self._client = MlflowClient(tracking_uri=self.tracking_uri)
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def check_reachable(self) -> None:
+        """Fail fast, before anything is written, when the store cannot be used."""
+        try:
+            self._client.search_experiments(max_results=1)
+        except Exception as err:
+            raise TrackingError(
+                f"cannot reach the tracking store {self.tracking_uri}: {_first_line(err)}; "
+                "check --tracking-uri or MLFLOW_TRACKING_URI"
+            ) from None
+
+    def experiment_id(self, name: str, *, create: bool = True) -> str:
+        experiment = self._client.get_experiment_by_name(name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                raise TrackingError(
+                    f"experiment {name!r} is deleted; restore it in the MLflow UI or pick "
+                    "another --experiment"
+                )
+            return experiment.experiment_id
+        if not create:
+            raise TrackingError(
+                f"no experiment named {name!r} in {self.tracking_uri}; "
+                "run `tunetrack tune` first or pass --experiment"
+            )
+        return self._client.create_experiment(name, artifact_location=self._artifact_root(name))
+
+    def _artifact_root(self, experiment: str) -> str | None:
+        """Keep artifacts beside a local SQLite file instead of wherever the shell stood."""
+        path = _sqlite_path(self.tracking_uri)
+        if path is None:
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
+        return (path.parent / "mlartifacts" / safe).as_uri()
+
+    # -- writing --------------------------------------------------------------------------
+
+    def start_study(
+        self,
+        experiment_id: str,
+        *,
+        model: str,
+        tags: Mapping[str, str],
+        params: Mapping[str, Any],
+        config: Mapping[str, Any],
+        space: Mapping[str, Any],
+        datasets: Sequence[DatasetRecord],
+        run_name: str | None = None,
+    ) -> str:
+        from mlflow.entities import Param, RunTag
+
+        run = self._client.create_run(
+            experiment_id,
+            run_name=run_name,
+            tags={TAG_ROLE: ROLE_STUDY, TAG_MODEL: model, **tags},
+        )
+        run_id = run.info.run_id
+        try:
+            all_params = dict(params)
+            all_params.update({f"data.{d.role}_sha256": d.sha256 for d in datasets})
+            self._client.log_batch(
+                run_id,
+                params=[Param(k, _param_text(v)) for k, v in all_params.items()],
+                tags=[RunTag("mlflow.note.content", _study_note(model, tags))],
+            )
+            self._client.log_dict(run_id, dict(config), CONFIG_ARTIFACT)
+            self._client.log_dict(run_id, dict(space), SPACE_ARTIFACT)
+            self._log_datasets(run_id, datasets)
+        except Exception:
+            # A study that could not record its set-up would be unreadable: remove it.
+            self._client.delete_run(run_id)
+            raise
+        return run_id
+
+    def _log_datasets(self, run_id: str, datasets: Sequence[DatasetRecord]) -> None:
+        from mlflow.data.pandas_dataset import from_pandas
+        from mlflow.entities import DatasetInput, InputTag
+
+        inputs = []
+        for d in datasets:
+            with warnings.catch_warnings():
+                # MLflow warns that a local path matches its file source twice; harmless.
+                warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+                dataset = from_pandas(
+                    d.frame,
+                    source=d.source,
+                    name=d.name,
+                    targets=d.target,
+                    digest=d.sha256[:DATASET_DIGEST_CHARS],
+                )
+            context = "training" if d.role == "train" else "validation"
+            inputs.append(
+                DatasetInput(
+                    dataset=dataset._to_mlflow_entity(),
+                    tags=[InputTag(key="mlflow.data.context", value=context)],
+                )
+            )
+        self._client.log_inputs(run_id, datasets=inputs)
+
+    def start_trial(self, study: StudyRef, number: int) -> tuple[str, int]:
+        """Create the trial's run (RUNNING); returns its id and start time in ms."""
+        start_ms = _now_ms()
+        run = self._client.create_run(
+            study.experiment_id,
+            start_time=start_ms,
+            run_name=f"trial-{number:04d}",
+            tags={
+                TAG_PARENT: study.run_id,
+                TAG_ROLE: ROLE_TRIAL,
+                TAG_MODEL: study.model,
+                TAG_TRIAL: str(number),
+                TAG_STATE: "running",
+            },
+        )
+        return run.info.run_id, start_ms
+
+    def finish_trial(
+        self,
+        run_id: str,
+        *,
+        state: str,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        error: str | None = None,
+        extra_tags: Mapping[str, str] | None = None,
+    ) -> int:
+        """Write everything the trial learned in one batch, then close it; returns end ms."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        end_ms = _now_ms()
+        tags = {TAG_STATE: state, TAG_PARAMS: json.dumps(dict(params), sort_keys=True)}
+        if error:
+            tags[TAG_ERROR] = error
+        tags.update(extra_tags or {})
+        self._client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), end_ms, 0) for k, v in metrics.items()],
+            params=[Param(k, _param_text(v)) for k, v in params.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
+        status = {"ok": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}.get(state, "KILLED")
+        self._client.set_terminated(run_id, status=status, end_time=end_ms)
+        return end_ms
+
+    def finish_study(
+        self,
+        run_id: str,
+        *,
+        metrics: Mapping[str, float],
+        status: str,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = _now_ms()
+        self._client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            tags=[RunTag(k, v) for k, v in (tags or {}).items()],
+        )
+        self._client.set_terminated(run_id, status=status, end_time=now)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunData:
+        try:
+            run = self._client.get_run(run_id)
+        except Exception as err:
+            raise TrackingError(
+                f"no run {run_id!r} in {self.tracking_uri} ({_first_line(err)}); "
+                "check the study's run id"
+            ) from None
+        return _run_data(run)
+
+    def trial_runs(self, study_run_id: str, experiment_id: str) -> list[RunData]:
+        query = f"tags.`{TAG_PARENT}` = '{study_run_id}' and tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'"
+        return [_run_data(r) for r in self._search(experiment_id, query)]
+
+    def latest_study(self, experiment: str) -> RunData:
+        experiment_id = self.experiment_id(experiment, create=False)
+        runs = self._client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{TAG_ROLE}` = '{ROLE_STUDY}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if not runs:
+            raise TrackingError(
+                f"experiment {experiment!r} has no tunetrack study; run `tunetrack tune` first"
+            )
+        return _run_data(runs[0])
+
+    def load_json_artifact(self, run_id: str, path: str) -> Any:
+        from mlflow.artifacts import load_dict
+
+        uri = f"{self._client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+        return load_dict(uri)
+
+    def experiment_name(self, experiment_id: str) -> str:
+        return self._client.get_experiment(experiment_id).name
+
+    def _search(self, experiment_id: str, query: str) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._client.search_runs(
+                [experiment_id], filter_string=query, max_results=1000, page_token=token
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+
+@dataclass(frozen=True)
+class StudyRef:
+    """What a trial needs to know about its study to file itself under it."""
+
+    run_id: str
+    experiment_id: str
+    model: str
+
+
+def _run_data(run: Any) -> RunData:
+    return RunData(
+        run_id=run.info.run_id,
+        experiment_id=run.info.experiment_id,
+        status=run.info.status,
+        start_time=run.info.start_time,
+        end_time=run.info.end_time,
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+    )
+
+
+def _param_text(value: Any) -> str:
+    # MLflow params are strings: keep ints as "12" (not "12.0") and floats exact (repr).
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _study_note(model: str, tags: Mapping[str, str]) -> str:
+    engine = tags.get(TAG_ENGINE, "hyperopt")
+    return (
+        f"tunetrack study: {model} tuned with {engine}. Each nested run is one trial; "
+        f"filter with `tags.{TAG_ROLE} = '{ROLE_TRIAL}'` to compare them."
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__

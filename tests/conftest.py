@@ -1,0 +1,44 @@
+"""Hermetic tests: every test gets its own SQLite tracking store and working directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+TRAIN_SAMPLE = DATA / "tune_train_2021-01.parquet"
+VALID_SAMPLE = DATA / "tune_valid_2021-02.parquet"
+
+# Small, fast studies: a few trials of a few rounds on a few thousand rows.
+FAST = [
+    "model.num_boost_round=30",
+    "model.early_stopping_rounds=5",
+    "space.max_depth=quniform(2, 6, 1)",
+]
+
+
+@pytest.fixture(scope="session")
+def _migrated_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Create MLflow's schema once; each test copies it (migrations take seconds)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _migrated_store: Path) -> str:
+    db = tmp_path / "mlflow.db"
+    shutil.copy(_migrated_store, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)
+    return uri
+
+
+@pytest.fixture
+def sample_paths() -> tuple[str, str]:
+    return str(TRAIN_SAMPLE), str(VALID_SAMPLE)

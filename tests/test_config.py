@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tunetrack.config import (
+    StudyConfig,
+    apply_overrides,
+    build_config,
+    load_config,
+    load_yaml,
+    valid_keys,
+)
+from tunetrack.exceptions import ConfigError
+
+EXAMPLE = Path(__file__).parents[1] / "examples" / "nyc-taxi.yaml"
+
+
+def test_example_states_the_tutorial_study() -> None:
+    config = load_config(EXAMPLE)
+    assert config.model.num_boost_round == 1000
+    assert config.model.early_stopping_rounds == 50
+    assert config.search.max_evals == 50
+    assert config.search.algo == "tpe"
+    assert config.search.seed == 42
+    assert config.space["max_depth"] == "quniform(4, 100, 1)"
+    assert config.space["objective"] == "reg:squarederror"
+
+
+def test_defaults_equal_the_example() -> None:
+    from tunetrack.models import get_model
+    from tunetrack.space import describe_space
+
+    default, example = build_config({}), load_config(EXAMPLE)
+    assert default.model == example.model
+    assert default.search == example.search
+    assert describe_space(get_model("xgboost").default_space()) == describe_space(example.space)
+
+
+def test_overrides_reach_nested_keys_and_parse_yaml_scalars() -> None:
+    config = load_config(
+        EXAMPLE,
+        [
+            "model.num_boost_round=50",
+            "search.timeout=2.5",
+            "model.params.nthread=1",
+            "space.max_depth=quniform(2, 8, 1)",
+        ],
+    )
+    assert config.model.num_boost_round == 50
+    assert config.search.timeout == 2.5
+    assert config.model.params == {"nthread": 1}
+    assert config.space["max_depth"] == "quniform(2, 8, 1)"
+    assert config.space["learning_rate"] == "loguniform(-3, 0)"  # the rest stays
+
+
+def test_space_override_without_config_edits_the_default_space() -> None:
+    raw = apply_overrides({}, ["space.max_depth=quniform(2, 8, 1)"])
+    assert raw["space"]["max_depth"] == "quniform(2, 8, 1)"
+    assert raw["space"]["learning_rate"] == {"loguniform": [-3, 0]}
+
+
+def test_config_is_frozen() -> None:
+    config = build_config({})
+    with pytest.raises(AttributeError):
+        config.search.max_evals = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ({"search": {"max_eval": 3}}, ["unknown config key 'search.max_eval'", "max_evals"]),
+        ({"serch": {}}, ["unknown config section 'serch'", "search"]),
+        ({"search": {"max_evals": 0}}, ["search.max_evals", "at least 1"]),
+        ({"search": {"max_evals": "ten"}}, ["search.max_evals", "integer"]),
+        ({"search": {"max_evals": True}}, ["search.max_evals", "integer"]),
+        ({"search": {"timeout": -1}}, ["search.timeout", "positive"]),
+        ({"search": {"algo": "bayes"}}, ["search.algo", "tpe"]),
+        ({"model": {"name": "catboost"}}, ["model.name", "xgboost"]),
+        ({"model": {"num_boost_round": 0}}, ["model.num_boost_round"]),
+        ({"features": {"encoding": "hash"}}, ["features.encoding", "onehot"]),
+        ({"data": {"recipe": "flights"}}, ["data.recipe", "nyc-taxi"]),
+        ({"search": [1, 2]}, ["search must be a mapping"]),
+        ({"space": "uniform(0, 1)"}, ["space must be a mapping"]),
+    ],
+)
+def test_bad_config_names_the_key_and_the_fix(raw: dict, words: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_config(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_bad_yaml_reports_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("search:\n  max_evals: [1,\n")
+    with pytest.raises(ConfigError, match=r"line \d+"):
+        load_yaml(path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_yaml(tmp_path / "nope.yaml")
+
+
+def test_bad_override_syntax() -> None:
+    with pytest.raises(ConfigError, match=r"key\.path=value"):
+        apply_overrides({}, ["search.max_evals"])
+
+
+def test_to_dict_is_plain_and_rebuilds() -> None:
+    config = load_config(EXAMPLE)
+    again = build_config(config.to_dict())
+    assert isinstance(again, StudyConfig)
+    assert again.model == config.model
+    assert again.search == config.search
+
+
+def test_valid_keys_lists_every_section() -> None:
+    keys = valid_keys()
+    assert "search.max_evals" in keys
+    assert "model.early_stopping_rounds" in keys
+    assert "space.<param>" in keys

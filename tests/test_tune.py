@@ -1,0 +1,210 @@
+"""End-to-end studies on small samples, read back through MLflow's own client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hyperopt import hp
+from mlflow.tracking import MlflowClient
+
+import tunetrack
+from tunetrack.exceptions import DataError, StudyFailedError
+from tunetrack.search.engine import trials_since_best
+
+from .conftest import FAST
+
+
+def _tune(sample_paths: tuple[str, str], *extra: str, **kwargs: object) -> tunetrack.Study:
+    train, valid = sample_paths
+    kwargs.setdefault("max_evals", 4)
+    return tunetrack.tune(
+        train=train, valid=valid, overrides=[*FAST, *extra], progress=False, **kwargs
+    )
+
+
+def test_study_has_typed_params_and_a_row_per_trial(sample_paths: tuple[str, str]) -> None:
+    study = _tune(sample_paths)
+    assert len(study.trials) == 4
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    for trial in study.trials:
+        assert trial.state == "ok"
+        assert type(trial.params["max_depth"]) is int
+        assert 2 <= trial.params["max_depth"] <= 6
+        assert type(trial.params["learning_rate"]) is float
+        assert trial.params["objective"] == "reg:squarederror"
+        assert set(trial.metrics) >= {
+            "rmse",
+            "mae",
+            "r2",
+            "fit_seconds",
+            "model_bytes",
+            "best_iteration",
+        }
+    assert study.best.metrics["rmse"] == min(t.metrics["rmse"] for t in study.trials)
+    assert type(study.best_params["max_depth"]) is int
+    frame = study.to_frame()
+    assert len(frame) == 4
+    assert {"state", "run_id", "params.max_depth", "metrics.rmse"} <= set(frame.columns)
+    assert frame["metrics.rmse"].min() == study.best_value
+
+
+def test_load_study_rebuilds_the_same_study(sample_paths: tuple[str, str]) -> None:
+    study = _tune(sample_paths)
+    assert tunetrack.load_study(study.run_id) == study
+    assert tunetrack.load_study(experiment=study.experiment_name) == study  # latest study
+
+
+def test_tracking_contract(sample_paths: tuple[str, str], tracking_uri: str) -> None:
+    study = _tune(sample_paths, max_evals=3)
+    client = MlflowClient(tracking_uri)
+    parent = client.get_run(study.run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["tunetrack.role"] == "study"
+    assert parent.data.tags["model"] == "xgboost"
+    assert parent.data.tags["tunetrack.engine"] == "hyperopt"
+    assert parent.data.params["max_evals"] == "3"
+    assert parent.data.params["seed"] == "42"
+    assert parent.data.metrics["n_trials"] == 3
+    assert parent.data.metrics["n_failed"] == 0
+    assert parent.data.metrics["best_rmse"] == study.best_value
+
+    artifacts = {a.path for a in client.list_artifacts(study.run_id, "tunetrack")}
+    assert artifacts == {"tunetrack/config.json", "tunetrack/search_space.json"}
+    space_file = Path(client.download_artifacts(study.run_id, "tunetrack/search_space.json"))
+    space = json.loads(space_file.read_text())
+    assert space["max_depth"]["quniform"]["low"] == 2
+
+    inputs = parent.inputs.dataset_inputs
+    assert {i.dataset.name for i in inputs} == {
+        "tune_train_2021-01.parquet",
+        "tune_valid_2021-02.parquet",
+    }
+    assert all(len(i.dataset.digest) == 32 for i in inputs)
+    assert len(parent.data.params["data.train_sha256"]) == 64
+
+    children = client.search_runs(
+        [study.experiment_id], f"tags.`mlflow.parentRunId` = '{study.run_id}'"
+    )
+    assert len(children) == 3
+    for run in children:
+        tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
+        assert run.info.status == "FINISHED"
+        assert tags["tunetrack.role"] == "trial"
+        assert tags["model"] == "xgboost"
+        assert tags["tunetrack.state"] == "ok"
+        assert tags["tunetrack.trial"] in {"0", "1", "2"}
+        assert params["max_depth"].isdigit()  # "4", not "4.0"
+        assert params["objective"] == "reg:squarederror"
+        float(params["learning_rate"])
+        assert {"rmse", "mae", "r2", "fit_seconds", "model_bytes", "best_iteration"} <= set(metrics)
+        assert metrics["model_bytes"] > 0
+
+
+def test_same_seed_same_trials(sample_paths: tuple[str, str]) -> None:
+    first = _tune(sample_paths, seed=7)
+    second = _tune(sample_paths, seed=7)
+    other = _tune(sample_paths, seed=8)
+    assert [t.params for t in first.trials] == [t.params for t in second.trials]
+    assert [t.metrics["rmse"] for t in first.trials] == [t.metrics["rmse"] for t in second.trials]
+    assert [t.params for t in first.trials] != [t.params for t in other.trials]
+
+
+def test_python_hp_space_and_dataframes(sample_paths: tuple[str, str]) -> None:
+    train, valid = (pd.read_parquet(p) for p in sample_paths)
+    space = {
+        "max_depth": hp.quniform("max_depth", 2, 5, 1),  # no scope.int: tunetrack types it
+        "learning_rate": hp.loguniform("learning_rate", -3, 0),
+        "booster": hp.choice("booster", ["gbtree", "dart"]),
+        "objective": "reg:squarederror",
+    }
+    study = tunetrack.tune(
+        train=train,
+        valid=valid,
+        space=space,
+        max_evals=5,
+        progress=False,
+        overrides=["model.num_boost_round=20", "model.early_stopping_rounds=5"],
+    )
+    for trial in study.trials:
+        assert type(trial.params["max_depth"]) is int
+        assert trial.params["booster"] in {"gbtree", "dart"}  # values, not indices
+    assert tunetrack.load_study(study.run_id) == study
+
+
+def test_failing_trials_are_recorded_and_the_search_goes_on(
+    sample_paths: tuple[str, str], tracking_uri: str
+) -> None:
+    study = _tune(
+        sample_paths,
+        "space.objective=choice(['reg:squarederror', 'reg:no-such-objective'])",
+        max_evals=8,
+    )
+    failed = [t for t in study.trials if t.state == "failed"]
+    assert failed, "the bad objective should have been sampled at least once"
+    assert len(study.completed) + len(failed) == 8
+    assert all("no-such-objective" in t.params["objective"] for t in failed)
+    assert all(t.error and "\n" not in t.error for t in failed)
+    run = MlflowClient(tracking_uri).get_run(failed[0].run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["tunetrack.state"] == "failed"
+    assert "rmse" not in run.data.metrics
+    parent = MlflowClient(tracking_uri).get_run(study.run_id)
+    assert parent.data.metrics["n_failed"] == len(failed)
+
+
+def test_every_trial_failing_raises_with_the_first_reason(sample_paths: tuple[str, str]) -> None:
+    with pytest.raises(StudyFailedError, match=r"every trial failed.*no-such-objective"):
+        _tune(sample_paths, "space.objective=reg:no-such-objective", max_evals=2)
+
+
+def test_timeout_stops_the_study(sample_paths: tuple[str, str]) -> None:
+    study = _tune(
+        sample_paths,
+        "model.num_boost_round=2000",
+        "model.early_stopping_rounds=2000",
+        max_evals=500,
+        timeout=4,
+    )
+    assert 1 <= len(study.trials) < 500
+    last = study.trials[-1]
+    assert last.end_time - study.trials[0].start_time < 15_000
+
+
+def test_loss_threshold_and_no_progress_stop_early(sample_paths: tuple[str, str]) -> None:
+    assert len(_tune(sample_paths, "search.loss_threshold=1000", max_evals=20).trials) == 1
+    constant = [
+        "space.max_depth=3",
+        "space.learning_rate=0.3",
+        "space.reg_alpha=0.1",
+        "space.reg_lambda=0.1",
+        "space.min_child_weight=1",
+        "search.no_progress_evals=2",
+    ]
+    # Every trial is the same model: no trial beats the first, so it stops after 3.
+    assert len(_tune(sample_paths, *constant, max_evals=20).trials) == 3
+
+
+def test_trials_since_best_counts_failures_as_no_progress() -> None:
+    assert trials_since_best([5.0, 4.0, None, 4.5]) == 2
+    assert trials_since_best([3.0]) == 0
+    assert trials_since_best([None, None]) == 2
+    assert trials_since_best([float("nan"), 2.0]) == 0
+
+
+def test_onehot_encoding_matches_the_tutorial_shape(sample_paths: tuple[str, str]) -> None:
+    study = _tune(sample_paths, "features.encoding=onehot", max_evals=2)
+    assert all(t.state == "ok" for t in study.trials)
+    assert np.isfinite(study.best_value)
+
+
+def test_bad_data_writes_nothing(tmp_path: object, tracking_uri: str) -> None:
+    with pytest.raises(DataError):
+        tunetrack.tune(train="missing.parquet", progress=False)
+    client = MlflowClient(tracking_uri)
+    names = {e.name for e in client.search_experiments()}
+    assert names <= {"Default"}
+    assert client.search_runs(["0"]) == []
