@@ -208,3 +208,27 @@ def test_bad_data_writes_nothing(tmp_path: object, tracking_uri: str) -> None:
     names = {e.name for e in client.search_experiments()}
     assert names <= {"Default"}
     assert client.search_runs(["0"]) == []
+
+
+def test_defaults_tune_the_bundled_months() -> None:
+    """No config and no data: the tutorial's study on the bundled Jan/Feb 2021 files."""
+    study = tunetrack.tune(
+        max_evals=1,
+        progress=False,
+        overrides=["model.num_boost_round=3", "space.max_depth=3"],
+    )
+    assert study.config["data"]["train"] is None
+    assert study.experiment_name == "nyc-taxi-duration"
+    client = MlflowClient()
+    params = client.get_run(study.run_id).data.params
+    assert int(params["n_train_rows"]) > 70_000
+    assert int(params["n_valid_rows"]) > 60_000
+    assert study.best.params["objective"] == "reg:squarederror"
+
+
+def test_raw_2023_file_trains(sample_paths: tuple[str, str]) -> None:
+    raw = Path(__file__).parent / "data" / "green_tripdata_2023-01_sample.parquet"
+    study = tunetrack.tune(
+        train=str(raw), valid=sample_paths[1], max_evals=2, progress=False, overrides=FAST
+    )
+    assert all(t.state == "ok" for t in study.trials)
