@@ -5,6 +5,8 @@ Errors a user can fix print one line and exit 2; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
+import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tunetrack.exceptions import TunetrackError
+from tunetrack.exceptions import StudyInterrupted, TunetrackError
 
 app = typer.Typer(
     add_completion=False,
@@ -60,11 +62,16 @@ def tune(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI (default: sqlite:///mlflow.db).")
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue the experiment's latest study up to --max-evals trials."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a model; every trial becomes an MLflow run under one study run."""
     from tunetrack.tuner import tune as run_tune
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` ends a study as cleanly as Ctrl-C
     study = _guarded(
         run_tune,
         config,
@@ -79,6 +86,7 @@ def tune(
         tracking_uri=tracking_uri,
         overrides=set_ or (),
         progress=not quiet,
+        resume=resume,
     )
     _print_summary(study)
 
@@ -92,9 +100,24 @@ def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
             raise
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("interrupted", highlight=False)
+    except StudyInterrupted as stopped:
+        err.print(f"interrupted: {stopped}", highlight=False, soft_wrap=True)
+        err.print(f"resume with: {_resume_command()}", highlight=False, soft_wrap=True)
         raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        err.print("interrupted before the study started; nothing was recorded", highlight=False)
+        raise typer.Exit(130) from None
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _resume_command() -> str:
+    args = sys.argv[1:]
+    if "--resume" not in args:
+        args.append("--resume")
+    return shlex.join(["tunetrack", *args])
 
 
 def _print_summary(study: Any) -> None:

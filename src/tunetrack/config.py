@@ -20,6 +20,7 @@ import yaml
 
 from tunetrack.exceptions import ConfigError
 
+ENGINES = ("hyperopt",)
 ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
 ENCODINGS = ("native", "onehot")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
@@ -59,9 +60,11 @@ class ModelConfig:
 class SearchConfig:
     """The optimizer and its stopping rules."""
 
+    engine: str = "hyperopt"
     algo: str = "tpe"
     max_evals: int = 50
     timeout: float | None = None
+    trial_timeout: float | None = None
     seed: int = 42
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
@@ -273,6 +276,8 @@ def _check_ranges(config: StudyConfig) -> None:
     search, model = config.search, config.model
     _require(search.max_evals >= 1, "search.max_evals", search.max_evals, "must be at least 1")
     _positive_or_none("search.timeout", search.timeout)
+    _positive_or_none("search.trial_timeout", search.trial_timeout)
+    _one_of("search.engine", search.engine, ENGINES)
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
     _one_of("search.algo", search.algo, ALGORITHMS)

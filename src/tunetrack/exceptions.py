@@ -33,3 +33,18 @@ class StudyFailedError(TunetrackError):
     """Every trial of a study failed; the message carries the first reason."""
 
     exit_code = 1
+
+
+class StudyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM under the CLI) ended a study; it can be resumed.
+
+    A KeyboardInterrupt, so a notebook treats it as the interrupt it is.
+    """
+
+    def __init__(self, study_run_id: str, n_finished: int) -> None:
+        super().__init__(
+            f"study {study_run_id} interrupted after {n_finished} finished trial(s); "
+            "the trial in flight was marked KILLED"
+        )
+        self.study_run_id = study_run_id
+        self.n_finished = n_finished

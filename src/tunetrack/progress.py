@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,10 +20,13 @@ from rich.progress import (
 class TrialProgress:
     """Context manager fed one finished trial at a time by the tuning loop."""
 
-    def __init__(self, total: int, metric: str, *, enabled: bool = True) -> None:
+    def __init__(
+        self, total: int, metric: str, *, enabled: bool = True, done: Sequence[Any] = ()
+    ) -> None:
         self.metric = metric
         self.best = math.inf
         self.failed = 0
+        finished = [r for r in done if r.state != "killed"]  # a resumed study's trials
         self._progress: Progress | None = None
         self._task: Any = None
         if enabled:
@@ -39,6 +43,8 @@ class TrialProgress:
             self._task = self._progress.add_task(
                 "tuning", total=total, metric=metric, best="-", failed=""
             )
+        for record in finished:
+            self.trial_done(record)
 
     def __enter__(self) -> TrialProgress:
         if self._progress is not None:

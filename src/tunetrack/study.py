@@ -26,13 +26,16 @@ from tunetrack.tracking import (
     Tracker,
 )
 
-STATES = ("ok", "failed", "pruned")
+# ok/failed/pruned trials are finished; killed ones were cut off by a crash or Ctrl-C
+# and running ones are in flight (or their process died and no resume has seen them yet).
+FINISHED_STATES = ("ok", "failed", "pruned")
+STATES = (*FINISHED_STATES, "killed", "running")
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """One finished (or interrupted) trial: its sampled params with real types, metrics,
-    state (``ok``, ``failed``, ``pruned``, ``running``), MLflow run id and times in ms."""
+    """One trial: its sampled params with real types, metrics, state (see ``STATES``),
+    MLflow run id and times in ms."""
 
     number: int
     run_id: str

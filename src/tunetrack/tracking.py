@@ -8,10 +8,13 @@ Each trial costs three small writes: its run is created RUNNING when the trial s
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
 import time
+import urllib.error
+import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +35,7 @@ TAG_ALGO = "tunetrack.algo"
 TAG_ERROR = "tunetrack.error"
 TAG_PARAMS = "tunetrack.params"  # the sampled params as typed JSON (MLflow params are strings)
 TAG_STOPPED_BY = "tunetrack.stopped_by"
+TAG_VALS = "tunetrack.vals"  # Hyperopt's raw values (choice indices), to resume TPE from
 TAG_MODEL = "model"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
@@ -98,6 +102,37 @@ def _use_wal(uri: str) -> None:
         ) from None
 
 
+@contextlib.contextmanager
+def _store_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock beside a local SQLite store; a no-op for other stores."""
+    path = _sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    with open(f"{path}-tunetrack.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _probe_server(uri: str) -> None:
+    """One quick request, so an unreachable server fails in seconds, not after retries."""
+    url = f"{uri.rstrip('/')}/health"
+    try:
+        with urllib.request.urlopen(url, timeout=10):
+            return
+    except urllib.error.HTTPError:
+        return  # something answers; the store call that follows tells the rest
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise TrackingError(
+            f"cannot reach the tracking server {uri}: {reason}; start it or check "
+            "--tracking-uri / MLFLOW_TRACKING_URI"
+        ) from None
+
+
 def _sqlite_path(uri: str) -> Path | None:
     prefix = "sqlite:///"
     if not uri.startswith(prefix) or len(uri) == len(prefix) or ":memory:" in uri:
@@ -138,13 +173,18 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
-        _use_wal(self.tracking_uri)
-        self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        with _store_lock(self.tracking_uri):  # schema creation must not race another process
+            _use_wal(self.tracking_uri)
+            self._client = MlflowClient(tracking_uri=self.tracking_uri)
+            if _sqlite_path(self.tracking_uri) is not None:
+                self._client.search_experiments(max_results=1)
 
     # -- set-up ---------------------------------------------------------------------------
 
     def check_reachable(self) -> None:
         """Fail fast, before anything is written, when the store cannot be used."""
+        if urlparse(self.tracking_uri).scheme in ("http", "https"):
+            _probe_server(self.tracking_uri)
         try:
             self._client.search_experiments(max_results=1)
         except Exception as err:
@@ -167,7 +207,11 @@ class Tracker:
                 f"no experiment named {name!r} in {self.tracking_uri}; "
                 "run `tunetrack tune` first or pass --experiment"
             )
-        return self._client.create_experiment(name, artifact_location=self._artifact_root(name))
+        with _store_lock(self.tracking_uri):  # two studies may create it at the same time
+            experiment = self._client.get_experiment_by_name(name)
+            if experiment is not None:
+                return experiment.experiment_id
+            return self._client.create_experiment(name, artifact_location=self._artifact_root(name))
 
     def _artifact_root(self, experiment: str) -> str | None:
         """Keep artifacts beside a local SQLite file instead of wherever the shell stood."""
@@ -210,9 +254,14 @@ class Tracker:
             self._client.log_dict(run_id, dict(config), CONFIG_ARTIFACT)
             self._client.log_dict(run_id, dict(space), SPACE_ARTIFACT)
             self._log_datasets(run_id, datasets)
-        except Exception:
+        except Exception as err:
             # A study that could not record its set-up would be unreadable: remove it.
             self._client.delete_run(run_id)
+            if isinstance(err, OSError):
+                raise TrackingError(
+                    f"cannot write the study's artifacts to {run.info.artifact_uri}: "
+                    f"{_first_line(err)}; free space or make it writable"
+                ) from None
             raise
         return run_id
 
@@ -267,12 +316,15 @@ class Tracker:
         metrics: Mapping[str, float],
         error: str | None = None,
         extra_tags: Mapping[str, str] | None = None,
+        vals: Mapping[str, Any] | None = None,
     ) -> int:
         """Write everything the trial learned in one batch, then close it; returns end ms."""
         from mlflow.entities import Metric, Param, RunTag
 
         end_ms = _now_ms()
         tags = {TAG_STATE: state, TAG_PARAMS: json.dumps(dict(params), sort_keys=True)}
+        if vals is not None:
+            tags[TAG_VALS] = json.dumps(dict(vals), sort_keys=True)
         if error:
             tags[TAG_ERROR] = error
         tags.update(extra_tags or {})
@@ -303,6 +355,18 @@ class Tracker:
             tags=[RunTag(k, v) for k, v in (tags or {}).items()],
         )
         self._client.set_terminated(run_id, status=status, end_time=now)
+
+    def mark_killed(self, run_id: str, reason: str) -> None:
+        """Close a trial that its process left RUNNING (it was killed mid-trial)."""
+        from mlflow.entities import RunTag
+
+        self._client.log_batch(
+            run_id, tags=[RunTag(TAG_STATE, "killed"), RunTag(TAG_ERROR, reason)]
+        )
+        self._client.set_terminated(run_id, status="KILLED")
+
+    def reopen_study(self, run_id: str) -> None:
+        self._client.update_run(run_id, status="RUNNING")
 
     # -- reading --------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,28 @@ from tunetrack import config as config_mod
 from tunetrack.config import StudyConfig
 from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, get_recipe, read_table
 from tunetrack.data.loaders import Table
-from tunetrack.exceptions import StudyFailedError
+from tunetrack.exceptions import ConfigError, DataError, StudyFailedError, StudyInterrupted
 from tunetrack.features import FeatureEncoder
 from tunetrack.metrics import regression_metrics
 from tunetrack.models import ModelFamily, TrainingData, get_model
 from tunetrack.progress import TrialProgress
-from tunetrack.search import TrialOutcome, run_hyperopt
+from tunetrack.search import PastTrial, TrialOutcome, run_hyperopt
 from tunetrack.space import build_space, describe_space, flatten_params
-from tunetrack.study import Study, TrialRecord
+from tunetrack.study import FINISHED_STATES, Study, TrialRecord, trial_from_run
 from tunetrack.tracking import (
+    CONFIG_ARTIFACT,
     TAG_ALGO,
     TAG_ENGINE,
     TAG_STOPPED_BY,
+    TAG_TRIAL,
+    TAG_VALS,
     DatasetRecord,
     StudyRef,
     Tracker,
 )
 
 METRIC = "rmse"
+MIN_TRAIN_ROWS = 10
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
 DataLike = str | os.PathLike[str] | pd.DataFrame | None
 
@@ -59,13 +64,15 @@ def tune(
     tracking_uri: str | None = None,
     overrides: Iterable[str] = (),
     progress: bool = True,
+    resume: bool = False,
 ) -> Study:
     """Tune a model and track every trial in MLflow; returns the finished Study.
 
     ``config`` is a YAML path, a mapping in the YAML's shape, or a ``StudyConfig``.
     Keyword arguments win over it: ``train``/``valid`` take paths, URLs or DataFrames,
     ``space`` a spec mapping or a Hyperopt ``hp`` space, and ``overrides`` takes
-    ``key.path=value`` strings like the CLI's ``--set``.
+    ``key.path=value`` strings like the CLI's ``--set``. ``resume=True`` continues the
+    experiment's latest study (after a crash or Ctrl-C) up to ``max_evals`` trials.
     """
     started = time.monotonic()
     study_config = resolve_config(
@@ -88,6 +95,7 @@ def tune(
         valid_frame=valid if isinstance(valid, pd.DataFrame) else None,
         progress=progress,
         started=started,
+        resume=resume,
     )
 
 
@@ -146,74 +154,56 @@ def run_study(
     valid_frame: pd.DataFrame | None = None,
     progress: bool = True,
     started: float | None = None,
+    resume: bool = False,
 ) -> Study:
-    """Run a validated study. Input is checked in full before anything is tracked."""
+    """Run a validated study. Input is checked in full before anything is tracked.
+
+    With ``resume``, the experiment's latest study continues: its finished trials feed
+    the optimizer's history, trials left RUNNING by a killed process are marked
+    KILLED, and new trials are numbered after the last one until ``max_evals``
+    trials have finished.
+    """
     started = time.monotonic() if started is None else started
-    family = get_model(config.model.name)
-    recipe = get_recipe(config.data.recipe)
-    space_spec = config.space if config.space is not None else family.default_space()
-    hp_space = build_space(space_spec)
-    described_space = _json_roundtrip(describe_space(space_spec))
-
-    train_table = read_table(_source(train_frame, config.data.train, BUNDLED_TRAIN), role="train")
-    valid_table = read_table(_source(valid_frame, config.data.valid, BUNDLED_VALID), role="valid")
-    train_df = recipe.prepare(train_table.frame, role="train")
-    valid_df = recipe.prepare(valid_table.frame, role="valid")
-    encoder = FeatureEncoder.fit(
-        train_df,
-        encoding=config.features.encoding,
-        categorical=recipe.categorical,
-        numeric=recipe.numeric,
-    )
-    data = family.prepare(
-        encoder.transform(train_df),
-        train_df[recipe.target].to_numpy(dtype="float64"),
-        encoder.transform(valid_df),
-        valid_df[recipe.target].to_numpy(dtype="float64"),
-    )
-
+    inputs = _prepare_inputs(config, train_frame, valid_frame)
     tracker = Tracker(config.tracking.tracking_uri)
     tracker.check_reachable()
-    experiment_id = tracker.experiment_id(config.tracking.experiment)
+    experiment_id = tracker.experiment_id(config.tracking.experiment, create=not resume)
     config_json = _json_roundtrip(config.to_dict())
-    datasets = [
-        _dataset(table, frame, role, recipe.target)
-        for table, frame, role in (
-            (train_table, train_df, "train"),
-            (valid_table, valid_df, "valid"),
+    if resume:
+        study_run_id, previous, history = _reopen(tracker, config, inputs)
+    else:
+        study_run_id = tracker.start_study(
+            experiment_id,
+            model=inputs.family.name,
+            tags={TAG_ENGINE: config.search.engine, TAG_ALGO: config.search.algo},
+            params=_study_params(config, inputs),
+            config=config_json,
+            space=inputs.described_space,
+            datasets=inputs.datasets,
         )
-    ]
-    study_run_id = tracker.start_study(
-        experiment_id,
-        model=family.name,
-        tags={TAG_ENGINE: "hyperopt", TAG_ALGO: config.search.algo},
-        params=_study_params(config, train_df, valid_df, encoder),
-        config=config_json,
-        space=described_space,
-        datasets=datasets,
-    )
-    ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=family.name)
+        previous, history = [], []
+    ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.family.name)
     deadline = None if config.search.timeout is None else started + config.search.timeout
-    loop = _TrialLoop(tracker, ref, family, data, config, deadline)
+    loop = _TrialLoop(tracker, ref, inputs.family, inputs.data, config, deadline, previous)
 
     status = "FAILED"
     try:
-        with TrialProgress(config.search.max_evals, METRIC, enabled=progress) as bar:
+        with TrialProgress(config.search.max_evals, METRIC, enabled=progress, done=previous) as bar:
             loop.on_trial = bar.trial_done
-            run_hyperopt(loop, hp_space, config.search, deadline=deadline)
+            run_hyperopt(loop, inputs.hp_space, config.search, deadline=deadline, history=history)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
-        raise
+        raise StudyInterrupted(study_run_id, len(_finished(loop.records))) from None
     finally:
         study = Study(
             run_id=study_run_id,
             experiment_id=experiment_id,
             experiment_name=config.tracking.experiment,
-            model=family.name,
+            model=inputs.family.name,
             metric=METRIC,
             trials=tuple(loop.records),
-            search_space=described_space,
+            search_space=inputs.described_space,
             config=config_json,
             tracking_uri=tracker.tracking_uri,
         )
@@ -233,6 +223,122 @@ def run_study(
     return study
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """Everything a study needs before its first tracked write, validated."""
+
+    family: ModelFamily
+    hp_space: Any
+    described_space: dict[str, Any]
+    data: TrainingData
+    encoder: FeatureEncoder
+    datasets: list[DatasetRecord]
+
+
+def _prepare_inputs(
+    config: StudyConfig, train_frame: pd.DataFrame | None, valid_frame: pd.DataFrame | None
+) -> _Inputs:
+    family = get_model(config.model.name)
+    recipe = get_recipe(config.data.recipe)
+    space_spec = config.space if config.space is not None else family.default_space()
+    hp_space = build_space(space_spec)
+    described_space = _json_roundtrip(describe_space(space_spec))
+
+    train_table = read_table(_source(train_frame, config.data.train, BUNDLED_TRAIN), role="train")
+    valid_table = read_table(_source(valid_frame, config.data.valid, BUNDLED_VALID), role="valid")
+    train_df = recipe.prepare(train_table.frame, role="train")
+    valid_df = recipe.prepare(valid_table.frame, role="valid")
+    if len(train_df) < MIN_TRAIN_ROWS:
+        raise DataError(
+            f"train data has {len(train_df)} usable row(s) after filtering; tuning needs at "
+            f"least {MIN_TRAIN_ROWS}: pass a larger --train file"
+        )
+    encoder = FeatureEncoder.fit(
+        train_df,
+        encoding=config.features.encoding,
+        categorical=recipe.categorical,
+        numeric=recipe.numeric,
+    )
+    data = family.prepare(
+        encoder.transform(train_df),
+        train_df[recipe.target].to_numpy(dtype="float64"),
+        encoder.transform(valid_df),
+        valid_df[recipe.target].to_numpy(dtype="float64"),
+    )
+    datasets = [
+        _dataset(train_table, train_df, "train", recipe.target),
+        _dataset(valid_table, valid_df, "valid", recipe.target),
+    ]
+    return _Inputs(family, hp_space, described_space, data, encoder, datasets)
+
+
+# Config keys a resumed study may change: the budget, not what a trial means.
+_RESUMABLE_CHANGES = {
+    "search.max_evals",
+    "search.timeout",
+    "search.trial_timeout",
+    "search.no_progress_evals",
+    "search.loss_threshold",
+    "data.train",
+    "data.valid",  # the data is compared by content below
+}
+
+
+def _reopen(
+    tracker: Tracker, config: StudyConfig, inputs: _Inputs
+) -> tuple[str, list[TrialRecord], list[PastTrial]]:
+    """Find the study to resume, check it is the same study, close its dead trials."""
+    parent = tracker.latest_study(config.tracking.experiment)
+    stored = tracker.load_json_artifact(parent.run_id, CONFIG_ARTIFACT)
+    current = _json_roundtrip(config.to_dict())
+    for key in _differing_keys(stored, current):
+        if key not in _RESUMABLE_CHANGES:
+            raise ConfigError(
+                f"cannot resume study {parent.run_id}: {key} was "
+                f"{_lookup(stored, key)!r}, now {_lookup(current, key)!r}; drop the change "
+                "or start a new study without --resume"
+            )
+    for record in inputs.datasets:
+        was = parent.params.get(f"data.{record.role}_sha256")
+        if was != record.sha256:
+            raise ConfigError(
+                f"cannot resume study {parent.run_id}: the {record.role} data differs from "
+                "the data it was started on; pass the same files or start a new study"
+            )
+    runs = tracker.trial_runs(parent.run_id, parent.experiment_id)
+    previous, history = [], []
+    for run in sorted(runs, key=lambda r: int(r.tags.get(TAG_TRIAL, "-1"))):
+        if run.status == "RUNNING":
+            tracker.mark_killed(run.run_id, "the process running this trial ended mid-trial")
+            run = tracker.get_run(run.run_id)
+        record = trial_from_run(run)
+        previous.append(record)
+        vals = run.tags.get(TAG_VALS)
+        if record.state in FINISHED_STATES and vals:
+            history.append(PastTrial(vals=json.loads(vals), loss=record.value(METRIC)))
+    tracker.reopen_study(parent.run_id)
+    return parent.run_id, previous, history
+
+
+def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict) and prefix != "space.":
+        keys = sorted(set(a) | set(b))
+        return [
+            k for key in keys for k in _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        ]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _lookup(tree: Any, key: str) -> Any:
+    for part in key.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
+def _finished(records: list[TrialRecord]) -> list[TrialRecord]:
+    return [r for r in records if r.state in FINISHED_STATES]
+
+
 class _TrialLoop:
     """The objective Hyperopt calls: one fit, one tracked run, one TrialRecord."""
 
@@ -244,40 +350,81 @@ class _TrialLoop:
         data: TrainingData,
         config: StudyConfig,
         deadline: float | None,
+        previous: list[TrialRecord],
     ) -> None:
         self.tracker, self.ref, self.family, self.data = tracker, ref, family, data
         self.config, self.deadline = config, deadline
-        self.records: list[TrialRecord] = []
+        self.records: list[TrialRecord] = list(previous)
+        self.next_number = max((r.number for r in previous), default=-1) + 1
         self.on_trial: Any = None
 
-    def __call__(self, sampled: Mapping[str, Any]) -> TrialOutcome:
-        number = len(self.records)
+    def __call__(self, sampled: Mapping[str, Any], vals: Mapping[str, Any]) -> TrialOutcome:
+        number = self.next_number
+        self.next_number += 1
         params = flatten_params(sampled)
         run_id, start_ms = self.tracker.start_trial(self.ref, number)
         metrics: dict[str, float] = {}
         error: str | None = None
         extra_tags: dict[str, str] = {}
+        state = "ok"
         try:
-            fit = self.family.fit(
-                params,
-                self.data,
-                num_boost_round=self.config.model.num_boost_round,
-                early_stopping_rounds=self.config.model.early_stopping_rounds,
-                fixed_params=self.config.model.params,
-                deadline=self.deadline,
-            )
-            metrics = regression_metrics(self.data.y_valid, fit.predictions)
-            if not math.isfinite(metrics[METRIC]):
-                raise ValueError(f"validation {METRIC} is {metrics[METRIC]}")
-            metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
-            if fit.best_iteration is not None:
-                metrics["best_iteration"] = float(fit.best_iteration)
-            if fit.stopped_early_by:
-                extra_tags[TAG_STOPPED_BY] = fit.stopped_early_by
+            metrics, stopped_by = self._fit(params)
+            if stopped_by == "trial_timeout":
+                limit = self.config.search.trial_timeout
+                raise TimeoutError(f"the trial ran past search.trial_timeout={limit:g} s")
+            if stopped_by:
+                extra_tags[TAG_STOPPED_BY] = stopped_by
+        except KeyboardInterrupt:
+            self._record(number, run_id, start_ms, "killed", params, {}, "interrupted", {}, vals)
+            raise
         except Exception as err:  # one trial never kills a study (DESIGN principle 4)
-            error = _one_line(err)
-            metrics = {}
-        state = "failed" if error else "ok"
+            state, error, metrics = "failed", _one_line(err), {}
+        record = self._record(
+            number, run_id, start_ms, state, params, metrics, error, extra_tags, vals
+        )
+        if self.on_trial is not None:
+            self.on_trial(record)
+        return TrialOutcome(loss=metrics.get(METRIC), error=error)
+
+    def _fit(self, params: dict[str, Any]) -> tuple[dict[str, float], str | None]:
+        """Fit and score; says which deadline, if any, cut the boosting short."""
+        trial_deadline = None
+        if self.config.search.trial_timeout is not None:
+            trial_deadline = time.monotonic() + self.config.search.trial_timeout
+        deadlines = [d for d in (self.deadline, trial_deadline) if d is not None]
+        deadline = min(deadlines) if deadlines else None
+        fit = self.family.fit(
+            params,
+            self.data,
+            num_boost_round=self.config.model.num_boost_round,
+            early_stopping_rounds=self.config.model.early_stopping_rounds,
+            fixed_params=self.config.model.params,
+            deadline=deadline,
+        )
+        metrics = regression_metrics(self.data.y_valid, fit.predictions)
+        if not math.isfinite(metrics[METRIC]):
+            raise ValueError(f"validation {METRIC} is {metrics[METRIC]}")
+        metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
+        if fit.best_iteration is not None:
+            metrics["best_iteration"] = float(fit.best_iteration)
+        stopped_by = None
+        if fit.stopped_early_by == "deadline":
+            by_trial = trial_deadline is not None and deadline == trial_deadline
+            stopped_by = "trial_timeout" if by_trial else "study_timeout"
+        return metrics, stopped_by
+
+    def _record(
+        self,
+        number: int,
+        run_id: str,
+        start_ms: int,
+        state: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        error: str | None,
+        extra_tags: dict[str, str],
+        vals: Mapping[str, Any],
+    ) -> TrialRecord:
         end_ms = self.tracker.finish_trial(
             run_id,
             state=state,
@@ -285,6 +432,7 @@ class _TrialLoop:
             metrics=metrics,
             error=error,
             extra_tags=extra_tags,
+            vals=vals,
         )
         record = TrialRecord(
             number=number,
@@ -297,9 +445,7 @@ class _TrialLoop:
             error=error,
         )
         self.records.append(record)
-        if self.on_trial is not None:
-            self.on_trial(record)
-        return TrialOutcome(loss=metrics.get(METRIC), error=error)
+        return record
 
 
 def _source(frame: pd.DataFrame | None, configured: str | None, bundled: str) -> Any:
@@ -321,15 +467,16 @@ def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> Datas
     )
 
 
-def _study_params(
-    config: StudyConfig, train: pd.DataFrame, valid: pd.DataFrame, encoder: FeatureEncoder
-) -> dict[str, Any]:
+def _study_params(config: StudyConfig, inputs: _Inputs) -> dict[str, Any]:
     search, model = config.search, config.model
+    train, valid = (d.frame for d in inputs.datasets)
+    encoder = inputs.encoder
     return {
         "metric": METRIC,
         "algo": search.algo,
         "max_evals": search.max_evals,
         "timeout": search.timeout,
+        "trial_timeout": search.trial_timeout,
         "seed": search.seed,
         "no_progress_evals": search.no_progress_evals,
         "loss_threshold": search.loss_threshold,

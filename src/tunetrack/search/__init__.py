@@ -1,5 +1,11 @@
 """The optimizer loop."""
 
-from tunetrack.search.engine import ALGORITHMS, Objective, TrialOutcome, run_hyperopt
+from tunetrack.search.engine import (
+    Objective,
+    PastTrial,
+    TrialOutcome,
+    history_trials,
+    run_hyperopt,
+)
 
-__all__ = ["ALGORITHMS", "Objective", "TrialOutcome", "run_hyperopt"]
+__all__ = ["Objective", "PastTrial", "TrialOutcome", "history_trials", "run_hyperopt"]

@@ -1,7 +1,10 @@
-"""Hyperopt as the search engine: algorithm lookup, seeding and stopping rules.
+"""Hyperopt as the search engine: algorithm lookup, seeding, stopping rules, history.
 
 The engine knows nothing about models or MLflow: it asks an objective for a loss and
-tells Hyperopt whether the trial counted.
+tells Hyperopt whether the trial counted. Each trial's raw Hyperopt values (``vals``:
+label -> [value] or [] when inactive, choice *indices* included) go to the objective
+so they can be stored, and come back as ``history`` when a study resumes: TPE then
+continues from what it learned instead of starting over.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,8 @@ import numpy as np
 
 from tunetrack.config import ALGORITHMS, SearchConfig
 from tunetrack.exceptions import ConfigError
+
+Vals = Mapping[str, list[Any]]
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,16 @@ class TrialOutcome:
         return self.loss is not None and math.isfinite(self.loss)
 
 
-Objective = Callable[[Mapping[str, Any]], TrialOutcome]
+@dataclass(frozen=True)
+class PastTrial:
+    """A finished trial from an earlier run of the same study."""
+
+    vals: Vals
+    loss: float | None  # None: the trial failed
+
+
+# Called with the sampled params (values, typed) and Hyperopt's raw vals.
+Objective = Callable[[Mapping[str, Any], Vals], TrialOutcome]
 
 
 def _suggest(algo: str) -> Any:
@@ -58,18 +72,23 @@ def run_hyperopt(
     search: SearchConfig,
     *,
     deadline: float | None = None,
+    history: Sequence[PastTrial] = (),
 ) -> int:
-    """Minimise ``objective`` over ``space``; returns how many trials ran.
+    """Minimise ``objective`` over ``space`` until ``search.max_evals`` trials are done
+    (``history`` counts); returns how many new trials ran.
 
     The same ``search.seed`` gives the same sequence of sampled params. ``deadline`` is a
     ``time.monotonic()`` value after which no new trial starts (the caller also hands it
     to the model so a trial in flight stops at it).
     """
-    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, fmin
+    from hyperopt import STATUS_FAIL, STATUS_OK, fmin
     from hyperopt.exceptions import AllTrialsFailed
+    from hyperopt.pyll import rec_eval
 
-    def wrapped(params: Mapping[str, Any]) -> dict[str, Any]:
-        outcome = objective(params)
+    def wrapped(expr: Any, memo: Any, ctrl: Any) -> dict[str, Any]:
+        params = rec_eval(expr, memo=memo)
+        vals = {k: list(v) for k, v in ctrl.current_trial["misc"]["vals"].items()}
+        outcome = objective(params, _plain_vals(vals))
         if outcome.ok:
             return {"status": STATUS_OK, "loss": outcome.loss}
         return {"status": STATUS_FAIL, "error": outcome.error}
@@ -81,7 +100,9 @@ def run_hyperopt(
             return trials_since_best(trials.losses()) >= search.no_progress_evals, []
         return False, []
 
-    trials = Trials()
+    trials = history_trials(history)
+    # A resumed study must not replay the first run's random draws: mix in how far it got.
+    seed = [search.seed, len(history)] if history else search.seed
     # fmin looks up the best point after its loop; the caller reports all-failed studies.
     with contextlib.suppress(AllTrialsFailed):
         fmin(
@@ -90,14 +111,51 @@ def run_hyperopt(
             algo=_suggest(search.algo),
             max_evals=search.max_evals,
             trials=trials,
-            rstate=np.random.default_rng(search.seed),
+            rstate=np.random.default_rng(seed),
             loss_threshold=search.loss_threshold,
             early_stop_fn=should_stop,
             show_progressbar=False,
             catch_eval_exceptions=False,
             return_argmin=False,
+            pass_expr_memo_ctrl=True,  # the objective needs the trial's raw vals
         )
-    return len(trials.trials)
+    return len(trials.trials) - len(history)
+
+
+def history_trials(history: Sequence[PastTrial]) -> Any:
+    """A Hyperopt ``Trials`` holding finished trials, as if this process had run them."""
+    from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK, Trials
+
+    trials = Trials()
+    if not history:
+        return trials
+    tids = trials.new_trial_ids(len(history))
+    miscs, results = [], []
+    for tid, past in zip(tids, history, strict=True):
+        miscs.append(
+            {
+                "tid": tid,
+                "cmd": ("domain_attachment", "FMinIter_Domain"),
+                "workdir": None,
+                "idxs": {label: [tid] if v else [] for label, v in past.vals.items()},
+                "vals": {label: list(v) for label, v in past.vals.items()},
+            }
+        )
+        ok = past.loss is not None and math.isfinite(past.loss)
+        results.append({"status": STATUS_OK, "loss": past.loss} if ok else {"status": STATUS_FAIL})
+    docs = trials.new_trial_docs(tids, [None] * len(tids), results, miscs)
+    for doc in docs:
+        doc["state"] = JOB_STATE_DONE
+    trials.insert_trial_docs(docs)
+    trials.refresh()
+    return trials
+
+
+def _plain_vals(vals: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
+    """numpy scalars -> Python numbers, so the vals survive JSON exactly."""
+    return {
+        k: [v.item() if hasattr(v, "item") else v for v in values] for k, values in vals.items()
+    }
 
 
 def trials_since_best(losses: list[float | None]) -> int:

@@ -1,0 +1,274 @@
+"""Every bad input: one line naming the problem and the fix, exit code 2, no traceback,
+and the tracking store exactly as it was (no new experiment, no new run)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from tunetrack.cli import app
+from tunetrack.config import apply_overrides, build_config
+from tunetrack.exceptions import ConfigError, TunetrackError
+from tunetrack.space import build_space
+
+from .conftest import TRAIN_SAMPLE, VALID_SAMPLE
+
+
+def _frame() -> pd.DataFrame:
+    return pd.read_parquet(TRAIN_SAMPLE)
+
+
+def _write(tmp: Path, name: str, content: bytes | str) -> str:
+    path = tmp / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return str(path)
+
+
+def _parquet(tmp: Path, name: str, frame: pd.DataFrame) -> str:
+    path = tmp / name
+    frame.to_parquet(path)
+    return str(path)
+
+
+def _shifted(frame: pd.DataFrame, minutes: float) -> pd.DataFrame:
+    frame = frame.copy()
+    frame["lpep_dropoff_datetime"] = frame["lpep_pickup_datetime"] + pd.Timedelta(minutes=minutes)
+    return frame
+
+
+# Each case: (id, builder of extra CLI args from a tmp dir, words the message must hold).
+Case = tuple[str, Callable[[Path], list[str]], list[str]]
+CASES: list[Case] = [
+    ("missing train file", lambda t: ["--train", str(t / "no.parquet")], ["train data not found"]),
+    ("missing valid file", lambda t: ["--valid", str(t / "no.parquet")], ["valid data not found"]),
+    ("empty file", lambda t: ["--train", _write(t, "e.parquet", b"")], ["empty"]),
+    (
+        "truncated parquet",
+        lambda t: ["--train", _write(t, "cut.parquet", TRAIN_SAMPLE.read_bytes()[:5000])],
+        ["cut.parquet"],
+    ),
+    ("wrong format", lambda t: ["--train", _write(t, "notes.txt", "hello")], [".parquet"]),
+    (
+        "binary junk as csv",
+        lambda t: ["--train", _write(t, "junk.csv", b"\x00\xff\x00\x13" * 100)],
+        ["junk.csv"],
+    ),
+    ("directory as data", lambda t: ["--train", str(t)], ["directory"]),
+    (
+        "zero rows",
+        lambda t: ["--train", _parquet(t, "none.parquet", _frame().iloc[:0])],
+        ["no rows"],
+    ),
+    (
+        "missing column",
+        lambda t: [
+            "--train",
+            _parquet(t, "nodist.parquet", _frame().drop(columns="trip_distance")),
+        ],
+        ["trip_distance"],
+    ),
+    (
+        "wrong dtype",
+        lambda t: ["--train", _parquet(t, "strdist.parquet", _frame().assign(trip_distance="far"))],
+        ["trip_distance"],
+    ),
+    (
+        "nothing left after filtering",
+        lambda t: ["--train", _parquet(t, "long.parquet", _shifted(_frame(), 120))],
+        ["1-60", "minute"],
+    ),
+    (
+        "NaN targets",
+        lambda t: [
+            "--train",
+            _parquet(t, "nat.parquet", _frame().assign(lpep_dropoff_datetime=pd.NaT)),
+        ],
+        ["train"],
+    ),
+    (
+        "a single row",
+        lambda t: ["--train", _parquet(t, "one.parquet", _frame().iloc[:1])],
+        ["1 usable row", "at least"],
+    ),
+    ("bad YAML", lambda t: [_write(t, "bad.yaml", "search: [1,\n")], ["YAML"]),
+    ("YAML list at top", lambda t: [_write(t, "list.yaml", "- 1\n- 2\n")], ["mapping"]),
+    ("unknown section", lambda t: [_write(t, "sec.yaml", "serch: {}\n")], ["serch", "search"]),
+    ("unknown key", lambda t: ["--set", "search.max_eval=3"], ["search.max_eval", "max_evals"]),
+    ("wrong type", lambda t: ["--set", "search.seed=ten"], ["search.seed", "integer"]),
+    ("unknown distribution", lambda t: ["--set", "space.eta=gaussian(0, 1)"], ["space.eta"]),
+    (
+        "low >= high",
+        lambda t: ["--set", "space.max_depth=quniform(9, 2, 1)"],
+        ["space.max_depth", "low"],
+    ),
+    ("q <= 0", lambda t: ["--set", "space.max_depth=quniform(2, 9, 0)"], ["space.max_depth", "q"]),
+    ("empty choice", lambda t: ["--set", "space.booster=choice([])"], ["space.booster"]),
+    (
+        "pchoice not summing to 1",
+        lambda t: ["--set", "space.booster={pchoice: [[0.5, gbtree], [0.2, dart]]}"],
+        ["space.booster"],
+    ),
+    ("negative max evals", lambda t: ["--max-evals", "-3"], ["search.max_evals"]),
+    ("negative timeout", lambda t: ["--timeout", "-1"], ["search.timeout", "positive"]),
+    ("negative seed", lambda t: ["--seed", "-1"], ["search.seed"]),
+    ("unknown model", lambda t: ["--model", "catboost"], ["model.name", "xgboost"]),
+    ("unknown engine", lambda t: ["--set", "search.engine=optuna"], ["search.engine", "hyperopt"]),
+    ("unknown algorithm", lambda t: ["--algo", "bayes"], ["search.algo", "tpe"]),
+    ("unknown encoding", lambda t: ["--set", "features.encoding=hash"], ["features.encoding"]),
+    ("bad --set syntax", lambda t: ["--set", "search.max_evals"], ["key.path=value"]),
+    ("missing config", lambda t: [str(t / "nope.yaml")], ["config file not found"]),
+    ("unsupported URL scheme", lambda t: ["--train", "ftp://example.invalid/a.parquet"], ["ftp"]),
+    (
+        "unreachable data URL",
+        lambda t: ["--train", "http://127.0.0.1:9/jan.parquet"],
+        ["127.0.0.1:9"],
+    ),
+    (
+        "unwritable store directory",
+        lambda t: ["--tracking-uri", "sqlite:////proc/tt/mlflow.db"],
+        ["/proc/tt"],
+    ),
+    ("malformed tracking URI", lambda t: ["--tracking-uri", "sqlite://"], ["sqlite"]),
+    (
+        "unknown tracking scheme",
+        lambda t: ["--tracking-uri", "mongo://localhost/db"],
+        ["tracking URI"],
+    ),
+    (
+        "unreachable tracking server",
+        lambda t: ["--tracking-uri", "http://127.0.0.1:9"],
+        ["cannot reach the tracking server"],
+    ),
+]
+
+
+def _snapshot(uri: str) -> tuple[list[str], int]:
+    client = MlflowClient(uri)
+    experiments = client.search_experiments()
+    ids = [e.experiment_id for e in experiments]
+    return sorted(e.name for e in experiments), len(client.search_runs(ids))
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize(("make_args", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input(
+    make_args: Callable[[Path], list[str]], words: list[str], tmp_path: Path, tracking_uri: str
+) -> None:
+    before = _snapshot(tracking_uri)
+    args = make_args(tmp_path)
+    defaults = [
+        "--train",
+        str(TRAIN_SAMPLE),
+        "--valid",
+        str(VALID_SAMPLE),
+        "--max-evals",
+        "2",
+        "--set",
+        "model.num_boost_round=5",
+    ]
+    result = CliRunner().invoke(app, ["tune", "--quiet", *defaults, *args])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert _snapshot(tracking_uri) == before
+
+
+# -- fuzzing the parsers: whatever the input, only the project's own errors come out ------
+
+
+def _own_error(
+    fn: Callable[[object], object], arg: object, kind: type[Exception] = TunetrackError
+) -> str:
+    """The message of the project error ``fn`` raised, or ''; any other error escapes."""
+    try:
+        fn(arg)
+    except kind as error:
+        return str(error)
+    return ""
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-1000, 1000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+_names = st.sampled_from(
+    [
+        "uniform",
+        "quniform",
+        "loguniform",
+        "qloguniform",
+        "normal",
+        "qnormal",
+        "lognormal",
+        "qlognormal",
+        "randint",
+        "choice",
+        "pchoice",
+        "type",
+        "low",
+        "high",
+        "q",
+        "mu",
+        "sigma",
+        "x",
+        "gaussian",
+    ]
+)
+_trees = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.one_of(_names, st.text(max_size=8), st.integers()), inner, max_size=4),
+    ),
+    max_leaves=12,
+)
+_call_strings = st.builds(
+    lambda name, args: f"{name}({args})",
+    _names,
+    st.text(alphabet="0123456789-., []'abc=", max_size=16),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=10), st.one_of(_trees, _call_strings), max_size=5)
+)
+def test_space_parser_raises_only_its_own_errors(spec: dict) -> None:
+    assert "\n" not in _own_error(build_space, spec)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from(["data", "features", "model", "search", "tracking", "space", "other"]),
+        _trees,
+        max_size=4,
+    )
+)
+def test_config_parser_raises_only_its_own_errors(raw: dict) -> None:
+    assert "\n" not in _own_error(build_config, raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=30), max_size=4))
+def test_overrides_raise_only_config_errors(overrides: list[str]) -> None:
+    assert "\n" not in _own_error(
+        lambda o: build_config(apply_overrides({}, o)), overrides, kind=ConfigError
+    )
