@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/tunetrack tune --timeout 180
+	@echo "(run the commands above inside the virtualenv: . $(VENV)/bin/activate)"
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -5,6 +5,7 @@ Errors a user can fix print one line and exit 2; ``--debug`` shows the traceback
 
 from __future__ import annotations
 
+import logging
 import shlex
 import signal
 import sys
@@ -32,6 +33,9 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     _state["debug"] = debug
+    # MLflow announces each schema migration at INFO; a user needs none of it.
+    for name in ("mlflow.store.db.utils", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @app.command()
@@ -126,7 +130,7 @@ def _print_summary(study: Any) -> None:
     failed = f", {n_failed} failed" if n_failed else ""
     out.print(
         f"best {study.metric} [bold green]{best.metrics[study.metric]:.4f}[/] "
-        f"(trial {best.number}; {len(study.trials)} trials{failed})",
+        f"(trial {best.number}; {_count(len(study.trials), 'trial')}{failed})",
         highlight=False,
     )
     params = "  ".join(f"{k}={_short(v)}" for k, v in best.params.items())
@@ -147,6 +151,10 @@ def _print_summary(study: Any) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _short(value: Any) -> str:

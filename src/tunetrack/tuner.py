@@ -132,8 +132,9 @@ def resolve_config(
         section, name = placement[key]
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
-        raw.setdefault(section, {})
-        raw[section] = {**(raw[section] or {}), name: value}
+        current = raw.get(section) or {}
+        if isinstance(current, Mapping):  # else build_config names the broken section
+            raw[section] = {**current, name: value}
     return config_mod.build_config(raw)
 
 
