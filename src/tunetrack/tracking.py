@@ -38,6 +38,7 @@ ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 CONFIG_ARTIFACT = "tunetrack/config.json"
 SPACE_ARTIFACT = "tunetrack/search_space.json"
+REPORT_ARTIFACT_DIR = "report"
 # MLflow keeps dataset digests in a 36-character column; the full hash goes in a param.
 DATASET_DIGEST_CHARS = 32
 
@@ -281,6 +282,15 @@ class Tracker:
             tags=[RunTag(k, v) for k, v in (tags or {}).items()],
         )
         self._client.set_terminated(run_id, status=status, end_time=now)
+
+    def log_report(self, run_id: str, directory: str | Path) -> str:
+        """Log a built report folder under the study run's ``report/``; returns its URI."""
+        self._client.log_artifacts(run_id, str(directory), REPORT_ARTIFACT_DIR)
+        artifact_uri = self._client.get_run(run_id).info.artifact_uri.rstrip("/")
+        return f"{artifact_uri}/{REPORT_ARTIFACT_DIR}"
+
+    def ui_url(self, host: str, port: int, experiment_id: str) -> str:
+        return f"http://{host}:{port}/#/experiments/{experiment_id}"
 
     # -- reading --------------------------------------------------------------------------
 
