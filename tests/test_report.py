@@ -14,7 +14,7 @@ from tunetrack.synthetic import synthetic_study
 
 
 def test_report_command_writes_offline_html_pngs_and_logs_them(tracking_uri: str) -> None:
-    study = synthetic_study(300, experiment="synth", failed_every=30)
+    study = synthetic_study(200, experiment="synth", failed_every=30)
     result = CliRunner().invoke(app, ["report", "--experiment", "synth", "--out", "rep"])
     assert result.exit_code == 0, result.output
     page = Path("rep/report.html").read_text()
