@@ -246,8 +246,13 @@ class Tracker:
         metrics: Mapping[str, float],
         error: str | None = None,
         extra_tags: Mapping[str, str] | None = None,
+        ui_params: Mapping[str, Any] | None = None,
     ) -> int:
-        """Write everything the trial learned in one batch, then close it; returns end ms."""
+        """Write everything the trial learned in one batch, then close it; returns end ms.
+
+        ``ui_params`` (default: ``params``) is what MLflow's params show; ``params`` stays
+        the typed truth in the JSON tag.
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         end_ms = _now_ms()
@@ -258,7 +263,7 @@ class Tracker:
         self._client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), end_ms, 0) for k, v in metrics.items()],
-            params=[Param(k, _param_text(v)) for k, v in params.items()],
+            params=[Param(k, _param_text(v)) for k, v in (ui_params or params).items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
         status = {"ok": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}.get(state, "KILLED")

@@ -28,7 +28,7 @@ from tunetrack.metrics import regression_metrics
 from tunetrack.models import ModelFamily, TrainingData, get_model
 from tunetrack.progress import TrialProgress
 from tunetrack.search import TrialOutcome, run_hyperopt
-from tunetrack.space import build_space, describe_space, flatten_params
+from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
 from tunetrack.study import Study, TrialRecord
 from tunetrack.tracking import (
     TAG_ALGO,
@@ -195,6 +195,7 @@ def run_study(
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=family.name)
     deadline = None if config.search.timeout is None else started + config.search.timeout
     loop = _TrialLoop(tracker, ref, family, data, config, deadline)
+    loop.leaves = space_leaves(described_space)
 
     status = "FAILED"
     try:
@@ -249,6 +250,7 @@ class _TrialLoop:
         self.config, self.deadline = config, deadline
         self.records: list[TrialRecord] = []
         self.on_trial: Any = None
+        self.leaves: Mapping[str, Leaf] = {}
 
     def __call__(self, sampled: Mapping[str, Any]) -> TrialOutcome:
         number = len(self.records)
@@ -285,6 +287,7 @@ class _TrialLoop:
             metrics=metrics,
             error=error,
             extra_tags=extra_tags,
+            ui_params=ui_params(params, self.leaves),
         )
         record = TrialRecord(
             number=number,
@@ -300,6 +303,23 @@ class _TrialLoop:
         if self.on_trial is not None:
             self.on_trial(record)
         return TrialOutcome(loss=metrics.get(METRIC), error=error)
+
+
+# MLflow's charts drop a run that lacks a param and treat a "None" as a category, so every
+# trial logs the same flat set: an absent or None numeric param is logged as this sentinel
+# and an absent categorical one as ABSENT_TEXT. The typed truth (absent stays absent) is the
+# tunetrack.params JSON tag, which is what load_study reads.
+ABSENT_NUMBER = -1
+ABSENT_TEXT = "(absent)"
+
+
+def ui_params(params: Mapping[str, Any], leaves: Mapping[str, Leaf]) -> dict[str, Any]:
+    """The trial's params as MLflow shows them: every leaf of the space, none missing."""
+    out = dict(params)
+    for name, leaf in leaves.items():
+        if out.get(name) is None:
+            out[name] = ABSENT_TEXT if leaf.scale == "categorical" else ABSENT_NUMBER
+    return out
 
 
 def _source(frame: pd.DataFrame | None, configured: str | None, bundled: str) -> Any:
