@@ -232,3 +232,29 @@ def test_raw_2023_file_trains(sample_paths: tuple[str, str]) -> None:
         train=str(raw), valid=sample_paths[1], max_evals=2, progress=False, overrides=FAST
     )
     assert all(t.state == "ok" for t in study.trials)
+
+
+def test_every_trial_logs_the_same_flat_numeric_params(
+    sample_paths: tuple[str, str], tracking_uri: str
+) -> None:
+    space = {
+        "learning_rate": "loguniform(-3, 0)",
+        "tree": {
+            "choice": [
+                {"booster": "gbtree", "max_depth": "quniform(2, 5, 1)"},
+                {"booster": "gblinear"},
+            ]
+        },
+        "objective": "reg:squarederror",
+    }
+    study = _tune(sample_paths, space=space, max_evals=8, seed=1)
+    runs = [MlflowClient(tracking_uri).get_run(t.run_id) for t in study.trials]
+    keys = {frozenset(r.data.params) for r in runs}
+    assert keys == {frozenset({"learning_rate", "booster", "max_depth", "objective"})}
+    for run, trial in zip(runs, study.trials, strict=True):
+        assert "None" not in run.data.params.values()
+        float(run.data.params["max_depth"])  # numeric for MLflow's charts
+        if trial.params["booster"] == "gblinear":
+            assert "max_depth" not in trial.params  # typed truth: absent stays absent
+            assert run.data.params["max_depth"] == "-1"
+    assert {t.params["booster"] for t in study.trials} == {"gbtree", "gblinear"}

@@ -95,6 +95,73 @@ def tune(
     _print_summary(study)
 
 
+# -- explore: report and ui ---------------------------------------------------------------
+
+
+@app.command()
+def report(
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment whose latest study to report.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="The study's run id.")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default: tunetrack-report-ID).")
+    ] = None,
+    top_k: Annotated[int, typer.Option(help="Trials in the parallel-coordinates view.")] = 50,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Build an offline HTML report (and a PNG per figure) and log it under the study run."""
+    from tunetrack.report import build_report
+    from tunetrack.study import load_study
+    from tunetrack.tracking import Tracker
+
+    def _run() -> tuple[Any, Path, str]:
+        loaded = load_study(study, experiment=experiment, tracking_uri=tracking_uri)
+        folder = out_dir or Path(f"tunetrack-report-{loaded.run_id[:8]}")
+        path = build_report(loaded, folder, top_k=top_k)
+        uri = Tracker(loaded.tracking_uri).log_report(loaded.run_id, path.parent)
+        return loaded, path, uri
+
+    loaded, path, uri = _guarded(_run)
+    out.print(f"report: {path}", highlight=False, soft_wrap=True)
+    out.print(f"logged: {uri}  (study run {loaded.run_id})", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 5000,
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment to open (default: the tutorial's).")
+    ] = None,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Start the MLflow UI on the current tracking store and print the study's URL."""
+    import subprocess
+
+    from tunetrack.config import DEFAULT_EXPERIMENT
+    from tunetrack.tracking import Tracker
+
+    def _where() -> tuple[Tracker, str]:
+        tracker = Tracker(tracking_uri)
+        tracker.check_reachable()
+        return tracker, tracker.experiment_id(experiment or DEFAULT_EXPERIMENT, create=False)
+
+    tracker, experiment_id = _guarded(_where)
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--backend-store-uri", tracker.tracking_uri,
+        "--host", host, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    out.print(f"MLflow UI: {tracker.ui_url(host, port, experiment_id)}", highlight=False)
+    out.print("filter trials with: tags.`tunetrack.role` = 'trial'  (Ctrl-C stops)")
+    try:
+        code = subprocess.call(command)
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
 def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run ``fn``; a user-fixable error becomes one line on stderr and its exit code."""
     try:

@@ -22,6 +22,7 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,10 +34,12 @@ from tunetrack.exceptions import SearchSpaceError
 
 __all__ = [
     "DISTRIBUTIONS",
+    "Leaf",
     "build_space",
     "describe_space",
     "flatten_params",
     "param_kinds",
+    "space_leaves",
 ]
 
 DISTRIBUTIONS: tuple[str, ...] = (
@@ -661,3 +664,82 @@ def param_kinds(space: Any) -> dict[str, str]:
             kind = switch_index.get(id(node), node.arg["obj"].name)
             kinds[str(node.arg["label"].obj)] = kind
     return kinds
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaves of a described space (what a flattened trial can contain)
+
+_LOG_DISTS = frozenset({"loguniform", "qloguniform", "lognormal", "qlognormal"})
+SCALES = ("log", "linear", "categorical", "constant")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One flat parameter a trial can carry, as ``flatten_params`` names it.
+
+    ``scale`` is ``log`` (log-distributed), ``linear``, ``categorical`` (non-numeric choice
+    values) or ``constant``; ``options`` holds choice values or the constant; ``conditional``
+    is true when some branch of a ``choice`` leaves it out.
+    """
+
+    name: str
+    scale: str
+    options: tuple[Any, ...] = ()
+    conditional: bool = False
+
+
+def space_leaves(described: Mapping[str, Any]) -> dict[str, Leaf]:
+    """The flat parameters of a ``describe_space`` result, in the space's order."""
+    return _mapping_leaves(described)
+
+
+def _mapping_leaves(mapping: Mapping[str, Any]) -> dict[str, Leaf]:
+    out: dict[str, Leaf] = {}
+    for key, value in mapping.items():
+        out.update(_value_leaves(str(key), value))
+    return out
+
+
+def _value_leaves(key: str, value: Any) -> dict[str, Leaf]:
+    if not isinstance(value, Mapping):
+        return {key: Leaf(key, "constant", (value,))}
+    dist = next((k for k in value if k in DISTRIBUTIONS), None)
+    if dist is None:  # a sub-space: its keys are merged into the trial's params
+        return _mapping_leaves(value)
+    if dist not in ("choice", "pchoice"):
+        return {key: Leaf(key, "log" if dist in _LOG_DISTS else "linear")}
+    options = value[dist] if dist == "choice" else [opt for _, opt in value[dist]]
+    branches = [_value_leaves(key, option) for option in options]
+    names = list(dict.fromkeys(name for branch in branches for name in branch))
+    merged: dict[str, Leaf] = {}
+    for name in names:
+        found = [branch[name] for branch in branches if name in branch]
+        conditional = len(found) < len(branches) or any(leaf.conditional for leaf in found)
+        merged[name] = _merge_leaves(name, found, conditional)
+    return merged
+
+
+def _merge_leaves(name: str, leaves: list[Leaf], conditional: bool) -> Leaf:
+    options = tuple(dict.fromkeys(o for leaf in leaves for o in leaf.options if _hashable(o)))
+    scales = {leaf.scale for leaf in leaves}
+    sampled = scales & {"log", "linear"}
+    numeric = all(
+        o is None or (isinstance(o, numbers.Real) and not isinstance(o, bool)) for o in options
+    )
+    if sampled and numeric:
+        scale = "log" if sampled == {"log"} else "linear"
+    elif sampled:
+        scale = "categorical"
+    elif len(options) <= 1 and scales == {"constant"}:
+        scale = "constant"
+    else:
+        scale = "linear" if numeric and any(o is not None for o in options) else "categorical"
+    return Leaf(name, scale, options, conditional or None in options)
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

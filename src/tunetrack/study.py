@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -107,6 +108,55 @@ class Study:
             rows.append(row)
         frame = pd.DataFrame(rows)
         return frame.set_index("number") if len(frame) else frame
+
+    # -- exploring (figures display inline in notebooks; see tunetrack.report) -----------
+
+    def plot_parallel_coordinates(self, top_k: int | None = 50) -> Any:
+        """Plotly parallel coordinates of the best ``top_k`` trials (None: all)."""
+        from tunetrack.report import figures
+
+        return figures.parallel_coordinates(self, top_k=top_k)
+
+    def plot_scatter(self, params: list[str] | None = None) -> Any:
+        from tunetrack.report import figures
+
+        return figures.scatter(self, params=params)
+
+    def plot_contour(self, x: str | None = None, y: str | None = None) -> Any:
+        """The metric over ``x`` and ``y``, or over the most important pairs."""
+        from tunetrack.report import figures
+
+        return figures.contour(self, x, y)
+
+    def plot_history(self) -> Any:
+        from tunetrack.report import figures
+
+        return figures.history(self)
+
+    def plot_importance(self) -> Any:
+        from tunetrack.report import figures
+
+        return figures.importance(self)
+
+    def plot_tradeoffs(self) -> Any:
+        from tunetrack.report import figures
+
+        return figures.tradeoffs(self)
+
+    def importance(self) -> pd.Series:
+        """Share of the metric each hyperparameter explains (see ``report.data``)."""
+        from tunetrack.report import data
+
+        return data.importance(self)
+
+    def report(self, out_dir: str | Path = "tunetrack-report", *, log: bool = True) -> Path:
+        """Build the HTML + PNG report; with ``log``, also log it under the study run."""
+        from tunetrack.report import build_report
+
+        path = build_report(self, out_dir)
+        if log:
+            Tracker(self.tracking_uri).log_report(self.run_id, path.parent)
+        return path
 
     @classmethod
     def from_mlflow(cls, run_id: str, *, tracking_uri: str | None = None) -> Study:

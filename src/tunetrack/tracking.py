@@ -44,6 +44,7 @@ ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 CONFIG_ARTIFACT = "tunetrack/config.json"
 SPACE_ARTIFACT = "tunetrack/search_space.json"
+REPORT_ARTIFACT_DIR = "report"
 # MLflow keeps dataset digests in a 36-character column; the full hash goes in a param.
 DATASET_DIGEST_CHARS = 32
 
@@ -317,8 +318,13 @@ class Tracker:
         error: str | None = None,
         extra_tags: Mapping[str, str] | None = None,
         vals: Mapping[str, Any] | None = None,
+        ui_params: Mapping[str, Any] | None = None,
     ) -> int:
-        """Write everything the trial learned in one batch, then close it; returns end ms."""
+        """Write everything the trial learned in one batch, then close it; returns end ms.
+
+        ``ui_params`` (default: ``params``) is what MLflow's params show; ``params`` stays
+        the typed truth in the JSON tag.
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         end_ms = _now_ms()
@@ -331,7 +337,7 @@ class Tracker:
         self._client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), end_ms, 0) for k, v in metrics.items()],
-            params=[Param(k, _param_text(v)) for k, v in params.items()],
+            params=[Param(k, _param_text(v)) for k, v in (ui_params or params).items()],
             tags=[RunTag(k, v) for k, v in tags.items()],
         )
         status = {"ok": "FINISHED", "pruned": "FINISHED", "failed": "FAILED"}.get(state, "KILLED")
@@ -367,6 +373,15 @@ class Tracker:
 
     def reopen_study(self, run_id: str) -> None:
         self._client.update_run(run_id, status="RUNNING")
+
+    def log_report(self, run_id: str, directory: str | Path) -> str:
+        """Log a built report folder under the study run's ``report/``; returns its URI."""
+        self._client.log_artifacts(run_id, str(directory), REPORT_ARTIFACT_DIR)
+        artifact_uri = self._client.get_run(run_id).info.artifact_uri.rstrip("/")
+        return f"{artifact_uri}/{REPORT_ARTIFACT_DIR}"
+
+    def ui_url(self, host: str, port: int, experiment_id: str) -> str:
+        return f"http://{host}:{port}/#/experiments/{experiment_id}"
 
     # -- reading --------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from tunetrack.metrics import regression_metrics
 from tunetrack.models import ModelFamily, TrainingData, get_model
 from tunetrack.progress import TrialProgress
 from tunetrack.search import PastTrial, TrialOutcome, run_hyperopt
-from tunetrack.space import build_space, describe_space, flatten_params
+from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
 from tunetrack.study import FINISHED_STATES, Study, TrialRecord, trial_from_run
 from tunetrack.tracking import (
     CONFIG_ARTIFACT,
@@ -186,6 +186,7 @@ def run_study(
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.family.name)
     deadline = None if config.search.timeout is None else started + config.search.timeout
     loop = _TrialLoop(tracker, ref, inputs.family, inputs.data, config, deadline, previous)
+    loop.leaves = space_leaves(inputs.described_space)
 
     status = "FAILED"
     try:
@@ -358,6 +359,7 @@ class _TrialLoop:
         self.records: list[TrialRecord] = list(previous)
         self.next_number = max((r.number for r in previous), default=-1) + 1
         self.on_trial: Any = None
+        self.leaves: Mapping[str, Leaf] = {}
 
     def __call__(self, sampled: Mapping[str, Any], vals: Mapping[str, Any]) -> TrialOutcome:
         number = self.next_number
@@ -434,6 +436,7 @@ class _TrialLoop:
             error=error,
             extra_tags=extra_tags,
             vals=vals,
+            ui_params=ui_params(params, self.leaves),
         )
         record = TrialRecord(
             number=number,
@@ -447,6 +450,23 @@ class _TrialLoop:
         )
         self.records.append(record)
         return record
+
+
+# MLflow's charts drop a run that lacks a param and treat a "None" as a category, so every
+# trial logs the same flat set: an absent or None numeric param is logged as this sentinel
+# and an absent categorical one as ABSENT_TEXT. The typed truth (absent stays absent) is the
+# tunetrack.params JSON tag, which is what load_study reads.
+ABSENT_NUMBER = -1
+ABSENT_TEXT = "(absent)"
+
+
+def ui_params(params: Mapping[str, Any], leaves: Mapping[str, Leaf]) -> dict[str, Any]:
+    """The trial's params as MLflow shows them: every leaf of the space, none missing."""
+    out = dict(params)
+    for name, leaf in leaves.items():
+        if out.get(name) is None:
+            out[name] = ABSENT_TEXT if leaf.scale == "categorical" else ABSENT_NUMBER
+    return out
 
 
 def _source(frame: pd.DataFrame | None, configured: str | None, bundled: str) -> Any:

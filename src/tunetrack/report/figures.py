@@ -1,0 +1,233 @@
+"""Thin plotly drawing of the figure data in ``report.data``: no computation here.
+
+Everything is SVG except parallel coordinates (plotly draws those with WebGL only).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from tunetrack.report import data
+from tunetrack.study import Study
+
+_LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "margin": {"l": 70, "r": 30, "t": 60, "b": 60},
+}
+_COLORS = "Viridis_r"  # low (good) metric is bright
+
+
+def _go() -> Any:
+    import plotly.graph_objects as go
+
+    return go
+
+
+def parallel_coordinates(study: Study, *, top_k: int | None = 50) -> Any:
+    go = _go()
+    par = data.parallel_coordinates(study, top_k=top_k)
+    dims = [
+        {
+            "label": f"{d.label} (log)" if d.log else d.label,
+            "values": list(d.values),
+            "tickvals": list(d.tickvals),
+            "ticktext": list(d.ticktext),
+            "range": list(d.range),
+        }
+        for d in par.dimensions
+    ]
+    which = "all" if par.shown == par.total else f"best {par.shown} of"
+    fig = go.Figure(
+        go.Parcoords(
+            dimensions=dims,
+            line={"color": list(par.color), "colorscale": _COLORS, "showscale": True},
+            labelangle=-20,
+        )
+    )
+    fig.update_layout(
+        title=f"Parallel coordinates: {which} {par.total} completed trials",
+        **{**_LAYOUT, "margin": {"l": 80, "r": 80, "t": 110, "b": 40}},
+    )
+    return fig
+
+
+def scatter(study: Study, *, params: list[str] | None = None) -> Any:
+    from plotly.subplots import make_subplots
+
+    panels = [s for s in data.scatter(study) if params is None or s.param in params]
+    cols = min(3, max(len(panels), 1))
+    rows = max(1, math.ceil(len(panels) / cols))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s.param for s in panels])
+    go = _go()
+    for i, panel in enumerate(panels):
+        row, col = i // cols + 1, i % cols + 1
+        fig.add_trace(
+            go.Scatter(
+                x=list(panel.x),
+                y=list(panel.y),
+                mode="markers",
+                marker={"size": 6, "color": list(panel.numbers), "colorscale": "Blues"},
+                text=[f"trial {n}" for n in panel.numbers],
+                name=panel.param,
+                showlegend=False,
+            ),
+            row=row,
+            col=col,
+        )
+        xaxis: dict[str, Any] = {"title_text": panel.param}
+        if panel.scale == "log":
+            xaxis["type"] = "log"
+        elif panel.scale == "categorical":
+            xaxis.update(type="category", categoryorder="array", categoryarray=panel.categories)
+        fig.update_xaxes(row=row, col=col, **xaxis)
+        fig.update_yaxes(row=row, col=col, title_text=study.metric if col == 1 else None)
+    fig.update_layout(
+        title=f"{study.metric} against each hyperparameter (color: trial number)",
+        height=320 * rows,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def contour(
+    study: Study, x: str | None = None, y: str | None = None, *, ranking: pd.Series | None = None
+) -> Any:
+    """One pair when ``x`` and ``y`` are given, else the most important pairs side by side."""
+    from plotly.subplots import make_subplots
+
+    pairs = [(x, y)] if x and y else data.important_pairs(study, ranking=ranking)
+    surfaces = [s for s in (data.contour(study, a, b) for a, b in pairs) if s is not None]
+    go = _go()
+    fig = make_subplots(
+        rows=1, cols=max(len(surfaces), 1), subplot_titles=[f"{s.x} vs {s.y}" for s in surfaces]
+    )
+    for i, s in enumerate(surfaces):
+        fig.add_trace(
+            go.Contour(
+                x=list(s.grid_x),
+                y=list(s.grid_y),
+                z=[list(row) for row in s.z],
+                colorscale=_COLORS,
+                showscale=i == 0,
+                colorbar={"title": {"text": study.metric}},
+                contours={"coloring": "heatmap"},
+                connectgaps=False,
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=list(s.points_x),
+                y=list(s.points_y),
+                mode="markers",
+                marker={"size": 4, "color": "black", "opacity": 0.5},
+                showlegend=False,
+                name="trials",
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.update_xaxes(title_text=s.x, type="log" if s.x_log else "linear", row=1, col=i + 1)
+        fig.update_yaxes(title_text=s.y, type="log" if s.y_log else "linear", row=1, col=i + 1)
+    title = "Contour of the metric over the most important pairs"
+    if not surfaces:
+        title += " (not enough completed trials)"
+    fig.update_layout(title=title, height=420, **_LAYOUT)
+    return fig
+
+
+def history(study: Study) -> Any:
+    go = _go()
+    frame = data.history(study)
+    fig = go.Figure()
+    ok = frame[frame["state"] == "ok"]
+    fig.add_trace(
+        go.Scatter(x=ok["number"], y=ok["value"], mode="markers", name="trial", marker={"size": 6})
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["number"],
+            y=frame["best_so_far"],
+            mode="lines",
+            line={"shape": "hv", "color": "firebrick"},
+            name="best so far",
+        )
+    )
+    top = frame["value"].max() if frame["value"].notna().any() else 1.0
+    for state, symbol in (("failed", "x"), ("pruned", "triangle-down")):
+        sub = frame[frame["state"] == state]
+        if len(sub):
+            # Failed trials have no value: mark them along the top edge.
+            ys = sub["value"].fillna(top) if state == "pruned" else pd.Series(top, index=sub.index)
+            fig.add_trace(
+                go.Scatter(
+                    x=sub["number"],
+                    y=ys,
+                    mode="markers",
+                    name=f"{state} ({len(sub)})",
+                    marker={"symbol": symbol, "size": 9, "color": "grey"},
+                )
+            )
+    fig.update_layout(
+        title="Optimization history", xaxis_title="trial", yaxis_title=study.metric, **_LAYOUT
+    )
+    return fig
+
+
+def importance(study: Study, ranking: pd.Series | None = None) -> Any:
+    go = _go()
+    ranking = data.importance(study) if ranking is None else ranking
+    fig = go.Figure(
+        go.Bar(x=list(ranking.values[::-1]), y=list(ranking.index[::-1]), orientation="h")
+    )
+    title = "Hyperparameter importance (permutation importance of a random-forest surrogate)"
+    if ranking.empty:
+        title += ": not enough completed trials"
+    fig.update_layout(
+        title=title, xaxis_title=f"share of {study.metric} explained", height=360, **_LAYOUT
+    )
+    return fig
+
+
+def tradeoffs(study: Study) -> Any:
+    from plotly.subplots import make_subplots
+
+    go = _go()
+    fig = make_subplots(rows=1, cols=len(data.COST_METRICS), subplot_titles=data.COST_METRICS)
+    for i, cost in enumerate(data.COST_METRICS):
+        frame = data.tradeoff(study, cost)
+        front = frame[frame["pareto"]]
+        fig.add_trace(
+            go.Scatter(
+                x=frame["cost"],
+                y=frame["value"],
+                mode="markers",
+                marker={"size": 5, "color": "lightsteelblue"},
+                text=[f"trial {n}" for n in frame["number"]],
+                name="trials",
+                showlegend=i == 0,
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=front["cost"],
+                y=front["value"],
+                mode="lines+markers",
+                line={"shape": "hv", "color": "crimson"},
+                text=[f"trial {n}" for n in front["number"]],
+                name="Pareto front",
+                showlegend=i == 0,
+            ),
+            row=1,
+            col=i + 1,
+        )
+        fig.update_xaxes(title_text=cost, type="log", row=1, col=i + 1)
+        fig.update_yaxes(title_text=study.metric if i == 0 else None, row=1, col=i + 1)
+    fig.update_layout(title="Trade-offs: metric against cost", height=420, **_LAYOUT)
+    return fig

@@ -1,0 +1,120 @@
+"""Real headless Chromium (Debian's, driven by Playwright): the report draws, the UI loads."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tunetrack.report import FIGURES, build_report
+from tunetrack.synthetic import synthetic_study
+
+CHROMIUM = os.environ.get("TUNETRACK_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Parallel coordinates need WebGL: software rendering stands in for the GPU.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+SHOTS = os.environ.get("TUNETRACK_SCREENSHOTS")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        # launch() gives each browser a fresh temporary profile (--user-data-dir).
+        chrome = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield chrome
+        chrome.close()
+
+
+def _shot(page: Any, tmp_path: Path, name: str) -> None:
+    folder = Path(SHOTS) if SHOTS else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=True)
+
+
+def test_report_draws_every_figure_without_console_errors(browser: Any, tmp_path: Path) -> None:
+    study = synthetic_study(60, experiment="synth", failed_every=10)
+    path = build_report(study, tmp_path / "rep")
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    drawn = page.evaluate(
+        """() => Object.fromEntries(Array.from(document.querySelectorAll('section[data-figure]'))
+            .map(s => [s.dataset.figure, {
+                plot: !!s.querySelector('.js-plotly-plot .main-svg'),
+                marks: s.querySelectorAll('path.point, path.js-line, g.contourlevel, '
+                    + 'g.bars path, canvas').length,
+            }]))"""
+    )
+    assert set(drawn) == set(FIGURES)
+    for name, found in drawn.items():
+        assert found["plot"], name
+        assert found["marks"] > 0, name
+    assert errors == []
+    _shot(page, tmp_path, "report.png")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_ui_command_serves_the_experiment_page(
+    browser: Any, tmp_path: Path, tracking_uri: str
+) -> None:
+    study = synthetic_study(12, experiment="synth")
+    port = _free_port()
+    cli = [sys.executable, "-m", "tunetrack.cli", "ui", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cli, "--experiment", "synth"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first = proc.stdout.readline() if proc.stdout else ""
+        url = f"http://127.0.0.1:{port}/#/experiments/{study.experiment_id}"
+        assert url in first
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None, "mlflow server exited"
+                assert time.monotonic() < deadline, "mlflow server did not start"
+                time.sleep(0.5)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/runs")
+        # Trials nest under the study run; the runs table lists the study run first.
+        page.get_by_text("Run Name").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)
+        text = page.evaluate("() => document.body.innerText")
+        assert "synth" in text
+        _shot(page, tmp_path, "mlflow-ui.png")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

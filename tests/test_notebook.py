@@ -1,0 +1,28 @@
+"""examples/tuning.ipynb runs top to bottom on a small budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from .conftest import TRAIN_SAMPLE, VALID_SAMPLE
+
+NOTEBOOK = Path(__file__).parents[1] / "examples" / "tuning.ipynb"
+
+
+def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUNETRACK_EXAMPLE_FAST", "1")
+    monkeypatch.setenv("TUNETRACK_TRAIN", str(TRAIN_SAMPLE))
+    monkeypatch.setenv("TUNETRACK_VALID", str(VALID_SAMPLE))
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    plots = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(plots) == 5  # each plot_* cell displays a figure inline
+    assert (tmp_path / "tunetrack-report" / "report.html").exists()
