@@ -96,7 +96,7 @@ def test_ui_command_serves_the_experiment_page(
     )
     try:
         first = proc.stdout.readline() if proc.stdout else ""
-        url = f"http://127.0.0.1:{port}/#/experiments/{study.experiment_id}"
+        url = f"http://127.0.0.1:{port}/#/experiments/{study.experiment_id}/runs"
         assert url in first
         deadline = time.monotonic() + 60
         while True:
@@ -108,7 +108,7 @@ def test_ui_command_serves_the_experiment_page(
                 assert time.monotonic() < deadline, "mlflow server did not start"
                 time.sleep(0.5)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{url}/runs")
+        page.goto(url)  # the printed link itself
         # Trials nest under the study run; the runs table lists the study run first.
         page.get_by_text("Run Name").first.wait_for(timeout=30_000)
         page.wait_for_timeout(1500)

@@ -381,7 +381,8 @@ class Tracker:
         return f"{artifact_uri}/{REPORT_ARTIFACT_DIR}"
 
     def ui_url(self, host: str, port: int, experiment_id: str) -> str:
-        return f"http://{host}:{port}/#/experiments/{experiment_id}"
+        # The runs table itself: MLflow 3's bare experiment link opens a GenAI overview.
+        return f"http://{host}:{port}/#/experiments/{experiment_id}/runs"
 
     # -- reading --------------------------------------------------------------------------
 
