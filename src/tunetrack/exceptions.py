@@ -33,3 +33,7 @@ class StudyFailedError(TunetrackError):
     """Every trial of a study failed; the message carries the first reason."""
 
     exit_code = 1
+
+
+class ModelError(TunetrackError):
+    """A model cannot be built, registered, loaded or used as asked."""
