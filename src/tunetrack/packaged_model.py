@@ -9,6 +9,8 @@ this module from tunetrack: it registers itself with ``mlflow.models.set_model``
 from __future__ import annotations
 
 import mlflow
+import numpy as np
+import pandas as pd
 from mlflow.pyfunc import PythonModel
 
 
@@ -22,7 +24,9 @@ class TunetrackModel(PythonModel):
             context.artifacts["booster"], context.artifacts["preprocess"]
         )
 
-    def predict(self, context, model_input, params=None):
+    # A DataFrame hint tells MLflow not to infer a schema from it; the logged signature
+    # (which lets IDs be ints or strings) is what validates input.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self._predictor.predict(model_input)
 
 

@@ -259,8 +259,13 @@ def ship(
                 },
             ) as run,
         ):
-            refit = _refit(study, trial, train_table, valid_table, run_params, autolog=autolog)
-            info = _log_model(refit, Path(tmp), study.metric)
+            try:
+                refit = _refit(study, trial, train_table, valid_table, run_params, autolog=autolog)
+                info = _log_model(refit, Path(tmp), study.metric)
+            except Exception:
+                # A model run without its model would mislead: leave nothing behind.
+                mlflow.tracking.MlflowClient(study.tracking_uri).delete_run(run.info.run_id)
+                raise
             metrics = {study.metric: refit.refit_value}
             metrics["model_bytes"] = float(Path(tmp, "predictor", "booster.ubj").stat().st_size)
             mlflow.log_metrics(metrics)
