@@ -167,6 +167,7 @@ def select(
     from tunetrack.selection import choose, ship
     from tunetrack.study import load_study
 
+    _quiet_mlflow()
     found = _guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
     selection = _guarded(choose, found, policy, tolerance)
     _print_selection(selection)
@@ -255,6 +256,7 @@ def predict(
     """Predict every row of INPUT with a model; one output row per input row."""
     from tunetrack.serving import predict_file
 
+    _quiet_mlflow()
     _use_tracking_uri(tracking_uri)
     summary = _guarded(
         predict_file,
@@ -287,6 +289,13 @@ def serve(
     out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
     code = _guarded(run_server, model_uri, host=host, port=port)
     raise typer.Exit(code)
+
+
+def _quiet_mlflow() -> None:
+    """MLflow draws download progress bars on stderr; errors must stay one line there."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def _use_tracking_uri(uri: str | None) -> None:

@@ -232,6 +232,7 @@ def ship(
     """Refit ``trial`` once, log it as a pickle-free pyfunc model under a run nested in the
     study, and register it as ``register`` (moving ``alias`` to the new version)."""
     import mlflow
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
@@ -241,9 +242,9 @@ def ship(
     train_table = _study_table(study, "train", train, run_params)
     valid_table = _study_table(study, "valid", valid, run_params)
 
-    previous_uri = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(study.tracking_uri)
-    try:
+    # Fluent runs (needed by autologging) go to the study's store; the caller's
+    # tracking URI setting is restored afterwards, unset if it was unset.
+    with _use_tracking_uri(study.tracking_uri):
         with (
             tempfile.TemporaryDirectory(prefix="tunetrack-ship-") as tmp,
             mlflow.start_run(
@@ -279,8 +280,6 @@ def ship(
             )
         if register:
             shipped = _register(shipped, study, register, alias, policy)
-    finally:
-        mlflow.set_tracking_uri(previous_uri)
     return shipped
 
 
