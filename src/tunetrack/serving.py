@@ -194,8 +194,12 @@ def serve_command(model_uri: str, host: str, port: int) -> list[str]:
 def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000) -> int:
     """Check the model loads, then run MLflow's scoring server until it stops."""
     load_model(model_uri)  # a bad URI is a one-line error, not a server that dies later
+    # MLflow execs `uvicorn` by name: find it beside this interpreter even when the
+    # virtual environment is not activated (e.g. `.venv/bin/tunetrack serve ...`).
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     try:
-        return subprocess.call(serve_command(model_uri, host, port))
+        return subprocess.call(serve_command(model_uri, host, port), env=env)
     except KeyboardInterrupt:
         return 130
 
