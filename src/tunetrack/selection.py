@@ -492,3 +492,7 @@ def _register(
 def _first_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     return lines[0] if lines else type(err).__name__
+
+
+# The public name DESIGN.md promises (``tunetrack.select``); ``choose`` reads better inside.
+select = choose
