@@ -228,6 +228,183 @@ def _short(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+# -- select, predict, serve (issue 4: select and ship) --------------------------------
+
+_MAX_TABLE_ROWS = 20
+
+
+@app.command()
+def select(
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment whose latest study to use.")
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="The study's run id.")] = None,
+    policy: Annotated[str, typer.Option(help="best, pareto or smallest-within.")] = "best",
+    tolerance: Annotated[
+        float, typer.Option(help="Relative metric tolerance for pareto/smallest-within.")
+    ] = 0.01,
+    register: Annotated[
+        str | None, typer.Option(help="Register the model under this name.")
+    ] = None,
+    alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
+    autolog: Annotated[
+        bool, typer.Option("--autolog", help="Refit with MLflow's XGBoost autologging.")
+    ] = False,
+    train: Annotated[
+        str | None, typer.Option(help="The study's training data, if it cannot be reloaded.")
+    ] = None,
+    valid: Annotated[
+        str | None, typer.Option(help="The study's validation data, if it cannot be reloaded.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only show the choice; log no model.")
+    ] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
+    from tunetrack.selection import choose, ship
+    from tunetrack.study import load_study
+
+    _quiet_mlflow()
+    found = _guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
+    selection = _guarded(choose, found, policy, tolerance)
+    _print_selection(selection)
+    if dry_run:
+        return
+    shipped = _guarded(
+        ship,
+        found,
+        selection.chosen,
+        train=train,
+        valid=valid,
+        autolog=autolog,
+        register=register,
+        alias=alias,
+        policy=policy,
+    )
+    delta = shipped.refit_value - shipped.logged_value
+    out.print(
+        f"refit {shipped.metric} {shipped.refit_value:.6f} (trial logged "
+        f"{shipped.logged_value:.6f}, difference {delta:.1e})",
+        highlight=False,
+    )
+    out.print(
+        f"model: {shipped.model_uri}  (run {shipped.run_id})", highlight=False, soft_wrap=True
+    )
+    if shipped.registered_name:
+        moved = ""
+        if shipped.alias:
+            before = shipped.previous_version or "none"
+            moved = f"; alias '{shipped.alias}': {before} -> {shipped.version}"
+        out.print(
+            f"registered: {shipped.registered_name} version {shipped.version}{moved}",
+            highlight=False,
+        )
+    uri = shipped.registry_uri or shipped.model_uri
+    out.print(f"use it: tunetrack predict {uri} INPUT --out OUT", highlight=False, soft_wrap=True)
+
+
+def _print_selection(selection: Any) -> None:
+    from rich.table import Table
+
+    frame = selection.to_frame()
+    shown = frame[frame["within_tolerance"] | frame["pareto"] | frame["chosen"]]
+    shown = shown.head(_MAX_TABLE_ROWS)
+    table = Table(title=f"policy {selection.policy}, tolerance {100 * selection.tolerance:g}%")
+    for name in ("trial", selection.metric, "gap %", "fit s", "model KB", "within", "pareto", ""):
+        table.add_column(name, justify="right" if name not in ("", "within", "pareto") else "left")
+    for row in shown.itertuples(index=False):
+        r = row._asdict()
+        table.add_row(
+            str(r["trial"]),
+            f"{r[selection.metric]:.4f}",
+            f"{r['gap_pct']:.2f}",
+            f"{r['fit_seconds']:.3f}",
+            f"{r['model_bytes'] / 1024:.1f}",
+            "yes" if r["within_tolerance"] else "no",
+            "yes" if r["pareto"] else "no",
+            "<- chosen" if r["chosen"] else "",
+        )
+    out.print(table)
+    hidden = len(frame) - len(shown)
+    if hidden:
+        out.print(f"({hidden} more trial(s) outside the tolerance and off the front)")
+    out.print(
+        f"chose trial {selection.chosen.number} (run {selection.chosen.run_id}): "
+        f"{selection.reason}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def predict(
+    model_uri: Annotated[str, typer.Argument(help="models:/NAME@ALIAS, runs:/... or a path.")],
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Parquet or CSV rows.")],
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output .parquet or .csv (default INPUT.predictions.parquet)."),
+    ] = None,
+    id_column: Annotated[
+        list[str] | None, typer.Option("--id", help="Input column to copy beside predictions.")
+    ] = None,
+    batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 100_000,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Predict every row of INPUT with a model; one output row per input row."""
+    from tunetrack.serving import predict_file
+
+    _quiet_mlflow()
+    _use_tracking_uri(tracking_uri)
+    summary = _guarded(
+        predict_file,
+        model_uri,
+        input_path,
+        out_path,
+        batch_rows=batch_rows,
+        id_columns=id_column or (),
+    )
+    rate = summary.rows / summary.seconds if summary.seconds > 0 else float("inf")
+    out.print(
+        f"wrote {summary.rows} predictions in {summary.batches} batch(es) to {summary.out} "
+        f"({rate:,.0f} rows/s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def serve(
+    model_uri: Annotated[str, typer.Argument(help="models:/NAME@ALIAS, runs:/... or a path.")],
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Serve MLflow's scoring protocol (POST /invocations) with the local environment."""
+    from tunetrack.serving import serve as run_server
+
+    _use_tracking_uri(tracking_uri)
+    out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
+    code = _guarded(run_server, model_uri, host=host, port=port)
+    raise typer.Exit(code)
+
+
+def _quiet_mlflow() -> None:
+    """MLflow draws download progress bars on stderr; errors must stay one line there."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def _use_tracking_uri(uri: str | None) -> None:
+    """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child."""
+    import os
+
+    from tunetrack.tracking import resolve_tracking_uri
+
+    os.environ["MLFLOW_TRACKING_URI"] = _guarded(resolve_tracking_uri, uri)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -35,6 +35,10 @@ class StudyFailedError(TunetrackError):
     exit_code = 1
 
 
+class ModelError(TunetrackError):
+    """A model cannot be built, registered, loaded or used as asked."""
+
+
 class StudyInterrupted(KeyboardInterrupt):
     """Ctrl-C (or SIGTERM under the CLI) ended a study; it can be resumed.
 

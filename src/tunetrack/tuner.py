@@ -508,6 +508,8 @@ def _study_params(config: StudyConfig, inputs: _Inputs) -> dict[str, Any]:
         "n_train_rows": len(train),
         "n_valid_rows": len(valid),
         "n_features": len(encoder.feature_names),
+        # Threads the trials trained with, so a refit elsewhere can match them exactly.
+        "nthread": model.params.get("nthread", os.cpu_count() or 1),
     }
 
 

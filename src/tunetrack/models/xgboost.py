@@ -60,7 +60,7 @@ class XGBoostFamily(ModelFamily):
     ) -> FitResult:
         import xgboost as xgb
 
-        merged = {"nthread": os.cpu_count() or 1, **BASE_PARAMS, **fixed_params, **params}
+        merged = training_params(params, fixed_params)
         stopper = _deadline_callback(deadline) if deadline is not None else None
         started = time.perf_counter()
         booster = xgb.train(
@@ -84,6 +84,64 @@ class XGBoostFamily(ModelFamily):
             best_iteration=best_iteration,
             stopped_early_by="deadline" if stopper is not None and stopper.fired else None,
         )
+
+
+def training_params(
+    params: Mapping[str, Any], fixed_params: Mapping[str, Any], nthread: int | None = None
+) -> dict[str, Any]:
+    """What ``xgb.train`` gets: all cores (or ``nthread``), the base, fixed, then sampled."""
+    threads = nthread if nthread is not None else os.cpu_count() or 1
+    return {"nthread": threads, **BASE_PARAMS, **fixed_params, **params}
+
+
+def refit(
+    params: Mapping[str, Any],
+    data: TrainingData,
+    *,
+    num_boost_round: int,
+    fixed_params: Mapping[str, Any],
+    nthread: int | None = None,
+    log_evals: bool = False,
+) -> Any:
+    """Train exactly ``num_boost_round`` rounds, no early stopping: a trial's kept model
+    (its first ``best_iteration + 1`` rounds) again. ``log_evals`` only records the
+    validation curve (for autologging); it does not change the model."""
+    import xgboost as xgb
+
+    return xgb.train(
+        training_params(params, fixed_params, nthread),
+        data.train,
+        num_boost_round=num_boost_round,
+        evals=[(data.valid, "validation")] if log_evals else (),
+        verbose_eval=False,
+    )
+
+
+def predict_valid(booster: Any, data: TrainingData) -> np.ndarray:
+    """Predictions on the study's validation matrix, as a trial scores them."""
+    return np.asarray(booster.predict(data.valid), dtype="float64")
+
+
+def predict(booster: Any, x: Any) -> np.ndarray:
+    """Predictions for encoded rows (a frame with categories, or a sparse matrix)."""
+    import xgboost as xgb
+
+    matrix = xgb.DMatrix(x, enable_categorical=_has_categories(x))
+    return np.asarray(booster.predict(matrix), dtype="float64")
+
+
+def save_booster(booster: Any, path: str | os.PathLike[str]) -> int:
+    """Write the booster in XGBoost's own UBJSON format (no pickle); returns its size."""
+    booster.save_model(os.fspath(path))
+    return os.path.getsize(path)
+
+
+def load_booster(path: str | os.PathLike[str]) -> Any:
+    import xgboost as xgb
+
+    booster = xgb.Booster()
+    booster.load_model(os.fspath(path))
+    return booster
 
 
 def _best_iteration(booster: Any) -> int:

@@ -1,0 +1,33 @@
+"""MLflow models-from-code wrapper for a tunetrack model (this file is logged as the code).
+
+MLflow executes this file when the model is loaded; nothing is unpickled. The wrapper
+reads the booster (XGBoost's UBJSON) and the preprocessing (JSON) from the model's
+artifacts and hands raw rows to :class:`tunetrack.predictor.Predictor`. Do not import
+this module from tunetrack: it registers itself with ``mlflow.models.set_model``.
+"""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+
+class TunetrackModel(PythonModel):
+    """Raw trip rows (DataFrame or list of dicts) in, predicted minutes out."""
+
+    def load_context(self, context):
+        from tunetrack.predictor import Predictor
+
+        self._predictor = Predictor.load(
+            context.artifacts["booster"], context.artifacts["preprocess"]
+        )
+
+    # A DataFrame hint tells MLflow not to infer a schema from it; the logged signature
+    # (which lets IDs be ints or strings) is what validates input.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
+        return self._predictor.predict(model_input)
+
+
+mlflow.models.set_model(TunetrackModel())

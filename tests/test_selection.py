@@ -1,0 +1,184 @@
+"""Choosing a trial (pure policies) and shipping it: refit, log, register, alias."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+import tunetrack
+from tunetrack.cli import app
+from tunetrack.exceptions import ConfigError, ModelError
+from tunetrack.selection import choose, ship
+from tunetrack.study import Study, TrialRecord
+
+from .conftest import FAST, TRAIN_SAMPLE, VALID_SAMPLE
+from .shipping import tune_sample
+
+
+def _study(*rows: tuple[float, float, float]) -> Study:
+    """A study of trials with (rmse, fit_seconds, model_bytes), numbered in order."""
+    trials = tuple(
+        TrialRecord(
+            number=i,
+            run_id=f"run{i}",
+            state="ok",
+            params={},
+            metrics={"rmse": rmse, "fit_seconds": secs, "model_bytes": size},
+            start_time=0,
+            end_time=1,
+        )
+        for i, (rmse, secs, size) in enumerate(rows)
+    )
+    return Study("s", "0", "e", "xgboost", "rmse", trials, {}, {}, "sqlite:///x.db")
+
+
+TRADE_OFFS = _study(
+    (5.00, 9.0, 900.0),  # 0: best metric, slow and big
+    (5.04, 2.0, 300.0),  # 1: within 1%, small, fast
+    (5.03, 1.0, 500.0),  # 2: within 1%, fastest
+    (5.04, 3.0, 300.0),  # 3: same size as 1 but slower: dominated by 1
+    (6.00, 0.1, 10.0),  # 4: tiny and instant, far off the best
+)
+
+
+def test_best_is_the_lowest_metric() -> None:
+    chosen = choose(TRADE_OFFS, "best")
+    assert chosen.chosen.number == 0
+    assert chosen.reason == "lowest rmse"
+
+
+def test_smallest_within_takes_the_smallest_then_the_fastest() -> None:
+    selection = choose(TRADE_OFFS, "smallest-within", 0.01)
+    assert selection.chosen.number == 1  # 1 and 3 tie on size; 1 fits faster
+    assert "4 trial(s) within 1%" in selection.reason
+    # With room for trial 4 it wins on size.
+    assert choose(TRADE_OFFS, "smallest-within", 0.25).chosen.number == 4
+
+
+def test_pareto_front_and_the_balanced_pick() -> None:
+    selection = choose(TRADE_OFFS, "pareto", 0.01)
+    frame = selection.to_frame().set_index("trial")
+    assert set(frame.index[frame["pareto"]]) == {0, 1, 2, 4}
+    assert set(frame.index[frame["within_tolerance"]]) == {0, 1, 2, 3}
+    # Front members within 1%: 0, 1, 2. Geometric mean of ratios to the minima
+    # (5.00, 1.0, 300): trial 1 -> (1.008*2*1)^(1/3), trial 2 -> (1.006*1*1.667)^(1/3).
+    assert selection.chosen.number == 2
+    assert frame.loc[2, "chosen"]
+    assert frame["chosen"].sum() == 1
+    assert math.isclose(frame.loc[1, "gap_pct"], 0.8)
+    assert choose(TRADE_OFFS, "pareto", 0.0).chosen.number == 0
+
+
+def test_failed_trials_and_bad_arguments() -> None:
+    failed = TrialRecord(9, "runf", "failed", {}, {}, 0, 1, "boom")
+    study = _study((5.0, 1.0, 1.0))
+    study = Study(**{**study.__dict__, "trials": (*study.trials, failed)})
+    assert len(choose(study, "pareto").candidates) == 1
+    with pytest.raises(ConfigError, match="unknown policy 'fastest'; choose one of"):
+        choose(study, "fastest")
+    with pytest.raises(ConfigError, match="--tolerance must be a fraction"):
+        choose(study, "pareto", -0.1)
+
+
+def test_alias_moves_to_the_better_study(tracking_uri: str) -> None:
+    runner = CliRunner()
+    weak = tune_sample("model.num_boost_round=3", max_evals=2)
+    strong = tune_sample(max_evals=4)
+    assert strong.best_value < weak.best_value
+    client = MlflowClient(tracking_uri)
+    for number, study in enumerate((weak, strong), start=1):
+        result = runner.invoke(
+            app,
+            ["select", "--study", study.run_id, "--register", "taxi", "--alias", "prod"],
+        )
+        assert result.exit_code == 0, result.output
+        assert "<- chosen" in result.stdout
+        assert f"version {number}" in result.stdout
+        version = client.get_model_version_by_alias("taxi", "prod")
+        assert str(version.version) == str(number)
+        assert version.tags["tunetrack.study_run_id"] == study.run_id
+        assert version.tags["tunetrack.trial_run_id"] == study.best.run_id
+        assert float(version.tags["tunetrack.rmse"]) == study.best_value
+    assert "alias 'prod': 1 -> 2" in result.stdout
+    # The model run sits under the study but is not a trial.
+    assert len(tunetrack.load_study(strong.run_id).trials) == 4
+    run = client.get_run(version.tags["tunetrack.model_run_id"])
+    assert run.data.tags["mlflow.parentRunId"] == strong.run_id
+    assert run.data.tags["tunetrack.role"] == "model"
+    assert run.data.metrics["rmse"] == strong.best_value
+
+
+def test_refit_reproduces_every_policy_pick_exactly() -> None:
+    study = tune_sample("features.encoding=onehot", max_evals=4)
+    trial = choose(study, "smallest-within", 0.05).chosen
+    shipped = ship(study, trial)
+    assert shipped.refit_value == trial.metrics["rmse"]
+    assert shipped.registered_name is None
+    assert shipped.registry_uri is None
+
+
+def test_autolog_refit_records_what_the_tutorial_shows(tracking_uri: str) -> None:
+    study = tune_sample(max_evals=2)
+    shipped = ship(study, study.best, autolog=True)
+    client = MlflowClient(tracking_uri)
+    run = client.get_run(shipped.run_id)
+    rounds = int(study.best.metrics["best_iteration"]) + 1
+    assert run.data.params["num_boost_round"] == str(rounds)
+    assert run.data.params["max_depth"] == str(study.best.params["max_depth"])
+    history = client.get_metric_history(shipped.run_id, "validation-rmse")
+    assert len(history) == rounds
+    assert math.isclose(history[-1].value, study.best_value, rel_tol=1e-6)
+    artifacts = {a.path for a in client.list_artifacts(shipped.run_id)}
+    assert "feature_importance_weight.json" in artifacts
+    import mlflow
+
+    models = mlflow.search_logged_models(
+        experiment_ids=[study.experiment_id],
+        filter_string=f"source_run_id = '{shipped.run_id}'",
+        output_format="list",
+    )
+    assert {m.name for m in models} == {"model", "tunetrack-model"}  # autolog's and ours
+    assert shipped.refit_value == study.best_value
+
+
+def test_dataframe_study_needs_its_data_back() -> None:
+    train, valid = pd.read_parquet(TRAIN_SAMPLE), pd.read_parquet(VALID_SAMPLE)
+    study = tunetrack.tune(train=train, valid=valid, max_evals=2, progress=False, overrides=FAST)
+    with pytest.raises(ModelError, match=r"in-memory DataFrame.*pass --train PATH"):
+        ship(study, study.best)
+    shipped = ship(study, study.best, train=str(TRAIN_SAMPLE), valid=str(VALID_SAMPLE))
+    assert shipped.refit_value == study.best_value
+
+
+def test_other_data_is_refused_with_one_line(tracking_uri: str) -> None:
+    study = tune_sample(max_evals=1)
+    result = CliRunner().invoke(
+        app, ["select", "--study", study.run_id, "--train", str(VALID_SAMPLE)]
+    )
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "sha256 differs" in lines[0]
+    assert "--train PATH" in lines[0]
+    query = "tags.`tunetrack.role` = 'model'"
+    assert MlflowClient(tracking_uri).search_runs([study.experiment_id], query) == []
+
+
+def test_select_errors_are_one_line_exit_2() -> None:
+    runner = CliRunner()
+    tune_sample(max_evals=1)
+    for args, words in (
+        (["--experiment", "nope"], "no experiment named 'nope'"),
+        (["--study", "0123456789abcdef"], "no run '0123456789abcdef'"),
+        (["--policy", "fastest"], "unknown policy"),
+        (["--alias", "prod"], "needs --register"),
+    ):
+        result = runner.invoke(app, ["select", *args])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert words in lines[0], result.stderr
