@@ -237,6 +237,7 @@ class Tracker:
         run_name: str | None = None,
     ) -> str:
         from mlflow.entities import Param, RunTag
+        from mlflow.exceptions import MlflowException
 
         run = self._client.create_run(
             experiment_id,
@@ -254,7 +255,13 @@ class Tracker:
             )
             self._client.log_dict(run_id, dict(config), CONFIG_ARTIFACT)
             self._client.log_dict(run_id, dict(space), SPACE_ARTIFACT)
-            self._log_datasets(run_id, datasets)
+            # MLflow inserts a dataset row only if it is new, which races when two studies
+            # start on the same data at once: serialise locally, retry once elsewhere.
+            with _store_lock(self.tracking_uri):
+                try:
+                    self._log_datasets(run_id, datasets)
+                except MlflowException:
+                    self._log_datasets(run_id, datasets)
         except Exception as err:
             # A study that could not record its set-up would be unreadable: remove it.
             self._client.delete_run(run_id)
@@ -418,7 +425,13 @@ class Tracker:
         from mlflow.artifacts import load_dict
 
         uri = f"{self._client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
-        return load_dict(uri)
+        try:
+            return load_dict(uri)
+        except Exception as err:  # a study still starting has not written it yet
+            raise TrackingError(
+                f"cannot read {path} of run {run_id} ({_first_line(err)}); if the study is "
+                "just starting, try again in a moment"
+            ) from None
 
     def experiment_name(self, experiment_id: str) -> str:
         return self._client.get_experiment(experiment_id).name
