@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from tunetrack.cli import app
 from tunetrack.config import apply_overrides, build_config
 from tunetrack.exceptions import ConfigError, TunetrackError
-from tunetrack.space import build_space
+from tunetrack.space import DISTRIBUTIONS, build_space
 
 from .conftest import TRAIN_SAMPLE, VALID_SAMPLE
 
@@ -209,27 +209,7 @@ _scalars = st.one_of(
     st.text(max_size=20),
 )
 _names = st.sampled_from(
-    [
-        "uniform",
-        "quniform",
-        "loguniform",
-        "qloguniform",
-        "normal",
-        "qnormal",
-        "lognormal",
-        "qlognormal",
-        "randint",
-        "choice",
-        "pchoice",
-        "type",
-        "low",
-        "high",
-        "q",
-        "mu",
-        "sigma",
-        "x",
-        "gaussian",
-    ]
+    [*DISTRIBUTIONS, "type", "low", "high", "q", "mu", "sigma", "x", "gaussian"]
 )
 _trees = st.recursive(
     _scalars,

@@ -28,6 +28,8 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (tmp_path / "tunetrack-report" / "report.html").exists()
     # The last cell predicts two trips in minutes with the registered model.
     last = nb.cells[-1].outputs[-1]["data"]["text/plain"]
-    minutes = [float(x) for x in last.replace("array(", "").replace(")", "").strip("[] \n").split(",")]
+    minutes = [
+        float(x) for x in last.replace("array(", "").replace(")", "").strip("[] \n").split(",")
+    ]
     assert len(minutes) == 2
     assert all(1 <= m <= 60 for m in minutes)

@@ -16,6 +16,7 @@ from hyperopt import space_eval
 from mlflow.tracking import MlflowClient
 
 import tunetrack
+from tunetrack.report.data import history
 from tunetrack.search import PastTrial, history_trials
 from tunetrack.space import build_space, flatten_params
 
@@ -265,15 +266,18 @@ def test_two_studies_write_one_sqlite_store_at_once(
         )
         for seed in (1, 2)
     ]
-    # Meanwhile, read the store the way report/select do.
+    # Meanwhile, read the store the way report and select do.
     reads = 0
     while any(p.poll() is None for p in procs):
-        try:
-            tunetrack.load_study(experiment="shared", tracking_uri=uri)
-            reads += 1
-        except tunetrack.TrackingError:
-            pass  # no study (or its config artifact) written yet
         time.sleep(0.05)
+        try:
+            study = tunetrack.load_study(experiment="shared", tracking_uri=uri)
+        except tunetrack.TrackingError:
+            continue  # no study (or its config artifact) written yet
+        if study.completed:
+            assert tunetrack.select(study, policy="pareto").chosen in study.completed
+            assert len(history(study)) == len(study.trials)
+            reads += 1
     outputs = [p.communicate(timeout=120) for p in procs]
     for proc, (_, stderr) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, stderr
