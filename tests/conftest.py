@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,14 @@ def tracking_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _migrated_stor
 @pytest.fixture
 def sample_paths() -> tuple[str, str]:
     return str(TRAIN_SAMPLE), str(VALID_SAMPLE)
+
+
+def port_closed(port: int, wait: float = 20) -> bool:
+    """True once nothing listens on ``port`` on 127.0.0.1 (a server's workers included)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.2)
+    return False

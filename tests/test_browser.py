@@ -17,6 +17,8 @@ import pytest
 from tunetrack.report import FIGURES, build_report
 from tunetrack.synthetic import synthetic_study
 
+from .conftest import port_closed
+
 CHROMIUM = os.environ.get("TUNETRACK_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",
@@ -117,4 +119,5 @@ def test_ui_command_serves_the_experiment_page(
         _shot(page, tmp_path, "mlflow-ui.png")
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
+    assert port_closed(port), "stopping `tunetrack ui` left the MLflow server running"

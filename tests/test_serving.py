@@ -26,7 +26,7 @@ from tunetrack.data import get_recipe
 from tunetrack.predictor import Predictor
 from tunetrack.serving import predict_file
 
-from .conftest import DATA, VALID_SAMPLE
+from .conftest import DATA, VALID_SAMPLE, port_closed
 from .shipping import ALIAS, MODEL_NAME, ShippedStudy, shipped_study
 
 RAW_SAMPLE = DATA / "green_tripdata_2023-01_sample.parquet"
@@ -214,6 +214,7 @@ def test_served_predictions_agree(shipped: ShippedStudy) -> None:
         assert latency < 10
     finally:
         _stop(server)
+    assert port_closed(port), "stopping `tunetrack serve` left the server running"
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:

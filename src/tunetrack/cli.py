@@ -137,9 +137,8 @@ def ui(
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Start the MLflow UI on the current tracking store and print the study's URL."""
-    import subprocess
-
     from tunetrack.config import DEFAULT_EXPERIMENT
+    from tunetrack.processes import run_foreground
     from tunetrack.tracking import Tracker
 
     def _where() -> tuple[Tracker, str]:
@@ -155,11 +154,7 @@ def ui(
     ]  # fmt: skip
     out.print(f"MLflow UI: {tracker.ui_url(host, port, experiment_id)}", highlight=False)
     out.print("filter trials with: tags.`tunetrack.role` = 'trial'  (Ctrl-C stops)")
-    try:
-        code = subprocess.call(command)
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    raise typer.Exit(run_foreground(command))
 
 
 def _guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:

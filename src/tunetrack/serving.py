@@ -8,7 +8,6 @@ as ``mlflow.pyfunc.load_model(uri).predict(rows)`` in a notebook.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from tunetrack.exceptions import DataError, ModelError
+from tunetrack.processes import run_foreground
 
 DEFAULT_BATCH_ROWS = 100_000
 ROW_COLUMN = "row"
@@ -198,10 +198,7 @@ def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000) -> int:
     # virtual environment is not activated (e.g. `.venv/bin/tunetrack serve ...`).
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    try:
-        return subprocess.call(serve_command(model_uri, host, port), env=env)
-    except KeyboardInterrupt:
-        return 130
+    return run_foreground(serve_command(model_uri, host, port), env=env)
 
 
 def _stem(path: Path) -> str:
