@@ -121,6 +121,17 @@ CASES: list[Case] = [
     ("unknown model", lambda t: ["--model", "catboost"], ["model.name", "xgboost"]),
     ("unknown engine", lambda t: ["--set", "search.engine=optuna"], ["search.engine", "hyperopt"]),
     ("unknown algorithm", lambda t: ["--algo", "bayes"], ["search.algo", "tpe"]),
+    (
+        "misspelt XGBoost param",
+        lambda t: ["--set", "space.max_dept=quniform(2, 9, 1)"],
+        ["space.max_dept", "did you mean 'max_depth'"],
+    ),
+    ("two names of one param", lambda t: ["--set", "space.eta=0.1"], ["eta", "learning_rate"]),
+    (
+        "unknown fixed param",
+        lambda t: ["--set", "model.params.nthreads=2"],
+        ["model.params.nthreads", "nthread"],
+    ),
     ("unknown encoding", lambda t: ["--set", "features.encoding=hash"], ["features.encoding"]),
     ("bad --set syntax", lambda t: ["--set", "search.max_evals"], ["key.path=value"]),
     ("missing config", lambda t: [str(t / "nope.yaml")], ["config file not found"]),

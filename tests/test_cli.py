@@ -55,7 +55,8 @@ def test_tune_prints_the_best_model_and_where_to_look(
     assert f"{study.best_value:.4f}" in result.stdout
     assert study.run_id in result.stdout
     assert "max_depth=" in result.stdout
-    assert "mlflow ui --backend-store-uri" in result.stdout
+    assert f"tunetrack report --study {study.run_id}" in result.stdout
+    assert "stopped after" not in result.stdout  # it ran its whole budget
     assert MlflowClient(tracking_uri).get_experiment_by_name("cli-test") is not None
 
 

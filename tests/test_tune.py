@@ -29,6 +29,7 @@ def _tune(sample_paths: tuple[str, str], *extra: str, **kwargs: object) -> tunet
 def test_study_has_typed_params_and_a_row_per_trial(sample_paths: tuple[str, str]) -> None:
     study = _tune(sample_paths)
     assert len(study.trials) == 4
+    assert study.stop_reason == "max_evals"
     assert [t.number for t in study.trials] == [0, 1, 2, 3]
     for trial in study.trials:
         assert trial.state == "ok"
@@ -170,12 +171,15 @@ def test_timeout_stops_the_study(sample_paths: tuple[str, str]) -> None:
         timeout=4,
     )
     assert 1 <= len(study.trials) < 500
+    assert study.stop_reason == "timeout"
     last = study.trials[-1]
     assert last.end_time - study.trials[0].start_time < 15_000
 
 
 def test_loss_threshold_and_no_progress_stop_early(sample_paths: tuple[str, str]) -> None:
-    assert len(_tune(sample_paths, "search.loss_threshold=1000", max_evals=20).trials) == 1
+    reached = _tune(sample_paths, "search.loss_threshold=1000", max_evals=20)
+    assert len(reached.trials) == 1
+    assert reached.stop_reason == "loss_threshold"
     constant = [
         "space.max_depth=3",
         "space.learning_rate=0.3",
@@ -185,7 +189,10 @@ def test_loss_threshold_and_no_progress_stop_early(sample_paths: tuple[str, str]
         "search.no_progress_evals=2",
     ]
     # Every trial is the same model: no trial beats the first, so it stops after 3.
-    assert len(_tune(sample_paths, *constant, max_evals=20).trials) == 3
+    stalled = _tune(sample_paths, *constant, max_evals=20)
+    assert len(stalled.trials) == 3
+    assert stalled.stop_reason == "no_progress_evals"
+    assert tunetrack.load_study(stalled.run_id) == stalled
 
 
 def test_trials_since_best_counts_failures_as_no_progress() -> None:

@@ -6,6 +6,7 @@ Errors a user can fix print one line and exit 2; ``--debug`` shows the traceback
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -16,6 +17,7 @@ import typer
 from rich.console import Console
 
 from tunetrack.exceptions import StudyInterrupted, TunetrackError
+from tunetrack.tracking import DEFAULT_TRACKING_URI
 
 app = typer.Typer(
     add_completion=False,
@@ -33,9 +35,12 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     _state["debug"] = debug
-    # MLflow announces each schema migration at INFO; a user needs none of it.
-    for name in ("mlflow.store.db.utils", "alembic"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # MLflow narrates at INFO (schema migrations, model validation); the CLI says what matters.
+    # (setdefault: a user who asks for MLflow's logs still gets them).
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # MLflow draws download progress bars on stderr; errors must stay one line there.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -188,13 +193,19 @@ def _resume_command() -> str:
 
 def _print_summary(study: Any) -> None:
     best = study.best
-    n_failed = study.n_failed
-    failed = f", {n_failed} failed" if n_failed else ""
+    finished = [t for t in study.trials if t.state in ("ok", "failed", "pruned")]
+    failed = f", {study.n_failed} failed" if study.n_failed else ""
     out.print(
         f"best {study.metric} [bold green]{best.metrics[study.metric]:.4f}[/] "
-        f"(trial {best.number}; {_count(len(study.trials), 'trial')}{failed})",
+        f"(trial #{best.number}, numbered from 0; {_count(len(finished), 'trial')}{failed})",
         highlight=False,
     )
+    budget = study.config["search"]["max_evals"]
+    if len(finished) < budget and study.stop_reason in STOP_REASONS:
+        out.print(
+            f"stopped after {len(finished)} of {budget} trials: {STOP_REASONS[study.stop_reason]}",
+            highlight=False,
+        )
     params = "  ".join(f"{k}={_short(v)}" for k, v in best.params.items())
     out.print(f"best params: {params}", highlight=False, soft_wrap=True)
     out.print(
@@ -203,16 +214,25 @@ def _print_summary(study: Any) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    uri_flag = (
+        ""
+        if study.tracking_uri == DEFAULT_TRACKING_URI
+        else (f" --tracking-uri {study.tracking_uri}")
+    )
     out.print("look further:", highlight=False)
-    out.print(
-        f"  mlflow ui --backend-store-uri {study.tracking_uri}", highlight=False, soft_wrap=True
-    )
-    out.print(
-        f"  python -c \"import tunetrack; print(tunetrack.load_study('{study.run_id}')"
-        '.to_frame())"',
-        highlight=False,
-        soft_wrap=True,
-    )
+    for line in (
+        f"tunetrack report --study {study.run_id}{uri_flag}    # plots, importance, trade-offs",
+        f"tunetrack select --study {study.run_id} --policy smallest-within{uri_flag}",
+        f"tunetrack ui{uri_flag}    # MLflow's UI on this store",
+    ):
+        out.print(f"  {line}", highlight=False, soft_wrap=True)
+
+
+STOP_REASONS = {
+    "timeout": "the time budget (search.timeout) ran out",
+    "no_progress_evals": "no new best for search.no_progress_evals trials",
+    "loss_threshold": "search.loss_threshold was reached",
+}
 
 
 def _count(n: int, noun: str) -> str:
@@ -260,7 +280,6 @@ def select(
     from tunetrack.selection import choose, ship
     from tunetrack.study import load_study
 
-    _quiet_mlflow()
     found = _guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
     selection = _guarded(choose, found, policy, tolerance)
     _print_selection(selection)
@@ -349,7 +368,6 @@ def predict(
     """Predict every row of INPUT with a model; one output row per input row."""
     from tunetrack.serving import predict_file
 
-    _quiet_mlflow()
     _use_tracking_uri(tracking_uri)
     summary = _guarded(
         predict_file,
@@ -384,17 +402,8 @@ def serve(
     raise typer.Exit(code)
 
 
-def _quiet_mlflow() -> None:
-    """MLflow draws download progress bars on stderr; errors must stay one line there."""
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-
 def _use_tracking_uri(uri: str | None) -> None:
     """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child."""
-    import os
-
     from tunetrack.tracking import resolve_tracking_uri
 
     os.environ["MLFLOW_TRACKING_URI"] = _guarded(resolve_tracking_uri, uri)

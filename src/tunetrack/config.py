@@ -258,7 +258,10 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
         return value
     if base is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path} must be a number, got {value!r}")
+            hint = ""
+            if isinstance(value, str) and _parses_as_float(value):
+                hint = f"; YAML reads {value} as text: write it with a decimal point, e.g. 1.0e-3"
+            raise ConfigError(f"{path} must be a number, got {value!r}{hint}")
         if not math.isfinite(value):
             raise ConfigError(f"{path} must be a finite number, got {value!r}")
         return float(value)
@@ -267,6 +270,14 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{path} must be a non-empty string, got {value!r}")
         return value
     raise AssertionError(f"unhandled annotation {hint!r} for {path}")  # pragma: no cover
+
+
+def _parses_as_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_ranges(config: StudyConfig) -> None:

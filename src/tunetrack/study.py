@@ -22,6 +22,7 @@ from tunetrack.tracking import (
     TAG_PARAMS,
     TAG_ROLE,
     TAG_STATE,
+    TAG_STOP_REASON,
     TAG_TRIAL,
     RunData,
     Tracker,
@@ -65,6 +66,7 @@ class Study:
     search_space: Mapping[str, Any]
     config: Mapping[str, Any]
     tracking_uri: str
+    stop_reason: str | None = None  # max_evals, timeout, no_progress_evals, ...
 
     @property
     def completed(self) -> tuple[TrialRecord, ...]:
@@ -182,6 +184,7 @@ class Study:
             search_space=tracker.load_json_artifact(run_id, SPACE_ARTIFACT),
             config=config,
             tracking_uri=tracker.tracking_uri,
+            stop_reason=parent.tags.get(TAG_STOP_REASON),
         )
 
 

@@ -35,6 +35,7 @@ TAG_ALGO = "tunetrack.algo"
 TAG_ERROR = "tunetrack.error"
 TAG_PARAMS = "tunetrack.params"  # the sampled params as typed JSON (MLflow params are strings)
 TAG_STOPPED_BY = "tunetrack.stopped_by"
+TAG_STOP_REASON = "tunetrack.stop_reason"  # on the study: max_evals, timeout, ...
 TAG_VALS = "tunetrack.vals"  # Hyperopt's raw values (choice indices), to resume TPE from
 TAG_MODEL = "model"
 TAG_PARENT = "mlflow.parentRunId"
@@ -174,6 +175,8 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        # tunetrack reads small JSON artifacts; MLflow's progress bars would only be noise.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         with _store_lock(self.tracking_uri):  # schema creation must not race another process
             _use_wal(self.tracking_uri)
             self._client = MlflowClient(tracking_uri=self.tracking_uri)

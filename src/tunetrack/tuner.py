@@ -28,13 +28,14 @@ from tunetrack.features import FeatureEncoder
 from tunetrack.metrics import regression_metrics
 from tunetrack.models import ModelFamily, TrainingData, get_model
 from tunetrack.progress import TrialProgress
-from tunetrack.search import PastTrial, TrialOutcome, run_hyperopt
+from tunetrack.search import PastTrial, TrialOutcome, check_algorithm, run_hyperopt
 from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
 from tunetrack.study import FINISHED_STATES, Study, TrialRecord, trial_from_run
 from tunetrack.tracking import (
     CONFIG_ARTIFACT,
     TAG_ALGO,
     TAG_ENGINE,
+    TAG_STOP_REASON,
     TAG_STOPPED_BY,
     TAG_TRIAL,
     TAG_VALS,
@@ -211,12 +212,13 @@ def run_study(
         )
         if status == "FINISHED" and not study.completed:
             status = "FAILED"
-        tracker.finish_study(
-            study_run_id,
-            metrics=_study_metrics(study),
-            status=status,
-            tags={"tunetrack.best_trial_run_id": study.best.run_id} if study.completed else {},
+        study = dataclasses.replace(
+            study, stop_reason=_stop_reason(study, config, deadline, status)
         )
+        tags = {TAG_STOP_REASON: str(study.stop_reason)}
+        if study.completed:
+            tags["tunetrack.best_trial_run_id"] = study.best.run_id
+        tracker.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
     if not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
         raise StudyFailedError(
@@ -245,6 +247,9 @@ def _prepare_inputs(
     space_spec = config.space if config.space is not None else family.default_space()
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
+    family.check_param_names(space_leaves(described_space), where="space")
+    family.check_param_names(config.model.params, where="model.params")
+    check_algorithm(config.search.algo)
 
     train_table = read_table(_source(train_frame, config.data.train, BUNDLED_TRAIN), role="train")
     valid_table = read_table(_source(valid_frame, config.data.valid, BUNDLED_VALID), role="valid")
@@ -467,6 +472,23 @@ def ui_params(params: Mapping[str, Any], leaves: Mapping[str, Leaf]) -> dict[str
         if out.get(name) is None:
             out[name] = ABSENT_TEXT if leaf.scale == "categorical" else ABSENT_NUMBER
     return out
+
+
+def _stop_reason(study: Study, config: StudyConfig, deadline: float | None, status: str) -> str:
+    """Why the search ended, in words a user recognises from the config."""
+    if status == "KILLED":
+        return "interrupted"
+    finished = len(_finished(list(study.trials)))
+    if finished >= config.search.max_evals:
+        return "max_evals"
+    if deadline is not None and time.monotonic() >= deadline:
+        return "timeout"
+    threshold = config.search.loss_threshold
+    if threshold is not None and study.completed and study.best_value <= threshold:
+        return "loss_threshold"
+    if config.search.no_progress_evals:
+        return "no_progress_evals"
+    return "error" if status == "FAILED" else "max_evals"
 
 
 def _source(frame: pd.DataFrame | None, configured: str | None, bundled: str) -> Any:

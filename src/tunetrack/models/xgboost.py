@@ -7,13 +7,15 @@ functions so that importing tunetrack stays cheap.
 
 from __future__ import annotations
 
+import difflib
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from tunetrack.exceptions import ConfigError
 from tunetrack.models.base import FitResult, ModelFamily, TrainingData
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
@@ -32,8 +34,103 @@ DEFAULT_SPACE: dict[str, Any] = {
 BASE_PARAMS: dict[str, Any] = {"tree_method": "hist", "verbosity": 0}
 
 
+# Parameters of XGBoost's native training API (3.x), with aliases naming the same one.
+# XGBoost ignores unknown names without a word at verbosity 0, so a typo such as
+# `max_dept` would be tuned for nothing: we check names against this list instead.
+KNOWN_PARAMS = frozenset(
+    [
+        "booster",
+        "device",
+        "verbosity",
+        "validate_parameters",
+        "nthread",
+        "disable_default_eval_metric",
+        "seed",
+        "seed_per_iteration",
+        "random_state",
+        "eta",
+        "learning_rate",
+        "gamma",
+        "min_split_loss",
+        "max_depth",
+        "min_child_weight",
+        "max_delta_step",
+        "subsample",
+        "sampling_method",
+        "colsample_bytree",
+        "colsample_bylevel",
+        "colsample_bynode",
+        "lambda",
+        "reg_lambda",
+        "alpha",
+        "reg_alpha",
+        "tree_method",
+        "scale_pos_weight",
+        "updater",
+        "refresh_leaf",
+        "process_type",
+        "grow_policy",
+        "max_leaves",
+        "max_bin",
+        "num_parallel_tree",
+        "monotone_constraints",
+        "interaction_constraints",
+        "multi_strategy",
+        "max_cached_hist_node",
+        "max_cat_to_onehot",
+        "max_cat_threshold",
+        "sample_type",
+        "normalize_type",
+        "rate_drop",
+        "one_drop",
+        "skip_drop",
+        "feature_selector",
+        "top_k",
+        "objective",
+        "base_score",
+        "eval_metric",
+        "num_class",
+        "huber_slope",
+        "quantile_alpha",
+        "tweedie_variance_power",
+        "aft_loss_distribution",
+        "aft_loss_distribution_scale",
+        "lambdarank_pair_method",
+        "lambdarank_num_pair_per_sample",
+        "lambdarank_normalization",
+        "lambdarank_score_normalization",
+        "lambdarank_unbiased",
+        "lambdarank_bias_norm",
+        "ndcg_exp_gain",
+    ]
+)
+ALIASES = (
+    ("eta", "learning_rate"),
+    ("gamma", "min_split_loss"),
+    ("lambda", "reg_lambda"),
+    ("alpha", "reg_alpha"),
+    ("seed", "random_state"),
+)
+
+
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+
+    def check_param_names(self, names: Iterable[str], *, where: str) -> None:
+        names = list(names)
+        for name in names:
+            if name not in KNOWN_PARAMS:
+                close = difflib.get_close_matches(name, sorted(KNOWN_PARAMS), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "see XGBoost's parameter docs"
+                raise ConfigError(
+                    f"{where}.{name} is not an XGBoost parameter and would be ignored; {hint}"
+                )
+        for a, b in ALIASES:
+            if a in names and b in names:
+                raise ConfigError(
+                    f"{where} sets both {a!r} and {b!r}, two names of one XGBoost parameter; "
+                    "keep one"
+                )
 
     def default_space(self) -> Mapping[str, Any]:
         return DEFAULT_SPACE

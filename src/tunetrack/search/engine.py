@@ -10,6 +10,7 @@ continues from what it learned instead of starting over.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -48,17 +49,23 @@ class PastTrial:
 Objective = Callable[[Mapping[str, Any], Vals], TrialOutcome]
 
 
+def check_algorithm(algo: str) -> None:
+    """Fail before anything is tracked when the algorithm cannot run here."""
+    _suggest(algo)
+
+
 def _suggest(algo: str) -> Any:
     from hyperopt import anneal, rand, tpe
 
     if algo == "atpe":
-        try:
-            from hyperopt import atpe
-        except ImportError:
+        # hyperopt imports lightgbm only when the first suggestion is asked for.
+        if importlib.util.find_spec("lightgbm") is None:
             raise ConfigError(
-                "search.algo 'atpe' needs lightgbm and scikit-learn; "
-                "pip install lightgbm, or pick tpe, rand or anneal"
-            ) from None
+                "search.algo 'atpe' needs lightgbm: pip install lightgbm, "
+                "or pick tpe, rand or anneal"
+            )
+        from hyperopt import atpe
+
         return atpe.suggest
     table = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest}
     if algo not in table:
