@@ -265,3 +265,12 @@ def test_every_trial_logs_the_same_flat_numeric_params(
             assert "max_depth" not in trial.params  # typed truth: absent stays absent
             assert run.data.params["max_depth"] == "-1"
     assert {t.params["booster"] for t in study.trials} == {"gbtree", "gblinear"}
+
+
+def test_repr_is_a_summary(sample_paths: tuple[str, str]) -> None:
+    study = _tune(sample_paths, max_evals=2)
+    text = repr(study)
+    assert text.startswith(f"Study(run_id='{study.run_id}'")
+    assert "trials=2" in text
+    assert f"best_rmse={study.best_value:.6g}" in text
+    assert "learning_rate" not in text  # no params or config dumped

@@ -53,7 +53,7 @@ class TrialRecord:
         return None if got is None or math.isnan(got) else got
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Study:
     """A tuning study: the parent run and its trials, ordered by trial number."""
 
@@ -67,6 +67,14 @@ class Study:
     config: Mapping[str, Any]
     tracking_uri: str
     stop_reason: str | None = None  # max_evals, timeout, no_progress_evals, ...
+
+    def __repr__(self) -> str:
+        # A summary: the whole config and every trial would flood a notebook cell.
+        best = f", best_{self.metric}={self.best_value:.6g}" if self.completed else ""
+        return (
+            f"Study(run_id={self.run_id!r}, experiment={self.experiment_name!r}, "
+            f"model={self.model!r}, trials={len(self.trials)}{best})"
+        )
 
     @property
     def completed(self) -> tuple[TrialRecord, ...]:
