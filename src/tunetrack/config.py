@@ -93,15 +93,21 @@ class StudyConfig:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     space: Any = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain, YAML-serialisable dict (a Python ``hp`` space is described as a spec)."""
-        from tunetrack.space import describe_space
-
-        out = {
+    def to_raw(self) -> dict[str, Any]:
+        """The config in the raw shape ``build_config`` takes, space kept as given."""
+        raw = {
             f.name: _section_to_dict(getattr(self, f.name))
             for f in dataclasses.fields(self)
             if f.name != "space"
         }
+        raw["space"] = self.space
+        return raw
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain, YAML-serialisable dict (a Python ``hp`` space is described as a spec)."""
+        from tunetrack.space import describe_space
+
+        out = self.to_raw()
         out["space"] = None if self.space is None else describe_space(self.space)
         return out
 

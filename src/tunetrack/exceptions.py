@@ -7,6 +7,12 @@ message as one line and exits with code 2. The message names the problem and the
 from __future__ import annotations
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of a library's error message, for quoting inside our one-line errors."""
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
 class TunetrackError(Exception):
     """Base class for errors a user can fix; ``str(err)`` is a one-line message."""
 

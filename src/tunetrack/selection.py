@@ -26,15 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, get_recipe, read_table
 from tunetrack.data.loaders import DATAFRAME_SOURCE, Table, frame_digest
-from tunetrack.exceptions import ConfigError, ModelError
+from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.features import FeatureEncoder
 from tunetrack.metrics import regression_metrics
 from tunetrack.models import get_model
 from tunetrack.predictor import Predictor
+from tunetrack.report.data import pareto_mask
 from tunetrack.study import Study, TrialRecord
 from tunetrack.tracking import TAG_PARENT, TAG_ROLE, Tracker
 
@@ -119,7 +121,7 @@ def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERA
     limit = best_value + tolerance * abs(best_value)
     done = study.completed
     points = [(t.metrics[metric], *(_cost(t, name) for name in COST_METRICS)) for t in done]
-    front = _pareto_front(points)
+    front = set(np.flatnonzero(pareto_mask(np.array(points, dtype=float, ndmin=2))))
     candidates = tuple(
         sorted(
             (
@@ -161,15 +163,6 @@ def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERA
 def _cost(trial: TrialRecord, name: str) -> float:
     value = trial.value(name)
     return math.inf if value is None else value  # unknown cost never wins
-
-
-def _pareto_front(points: Sequence[tuple[float, ...]]) -> set[int]:
-    """Indexes of points no other point dominates (<= everywhere, < somewhere)."""
-
-    def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
-
-    return {i for i, p in enumerate(points) if not any(dominates(q, p) for q in points)}
 
 
 def _balance(candidate: Candidate, pool: Sequence[Candidate]) -> float:
@@ -478,7 +471,7 @@ def _register(
             client.set_registered_model_alias(name, alias, version.version)
     except mlflow.exceptions.MlflowException as err:
         raise ModelError(
-            f"cannot register model {name!r}: {_first_line(err)}; check the name and alias"
+            f"cannot register model {name!r}: {first_line(err)}; check the name and alias"
         ) from None
     return dataclasses.replace(
         shipped,
@@ -487,11 +480,6 @@ def _register(
         alias=alias,
         previous_version=None if previous is None else str(previous),
     )
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
 
 
 # The public name DESIGN.md promises (``tunetrack.select``); ``choose`` reads better inside.

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tunetrack.exceptions import TrackingError
+from tunetrack.exceptions import TrackingError, first_line
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 
@@ -181,7 +181,7 @@ class Tracker:
             _use_wal(self.tracking_uri)
             self._client = MlflowClient(tracking_uri=self.tracking_uri)
             if _sqlite_path(self.tracking_uri) is not None:
-                self._client.search_experiments(max_results=1)
+                self._query_store()  # creates the schema of a new file, under the lock
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -189,11 +189,15 @@ class Tracker:
         """Fail fast, before anything is written, when the store cannot be used."""
         if urlparse(self.tracking_uri).scheme in ("http", "https"):
             _probe_server(self.tracking_uri)
+        if _sqlite_path(self.tracking_uri) is None:  # a SQLite store was queried on opening
+            self._query_store()
+
+    def _query_store(self) -> None:
         try:
             self._client.search_experiments(max_results=1)
         except Exception as err:
             raise TrackingError(
-                f"cannot reach the tracking store {self.tracking_uri}: {_first_line(err)}; "
+                f"cannot reach the tracking store {self.tracking_uri}: {first_line(err)}; "
                 "check --tracking-uri or MLFLOW_TRACKING_URI"
             ) from None
 
@@ -271,7 +275,7 @@ class Tracker:
             if isinstance(err, OSError):
                 raise TrackingError(
                     f"cannot write the study's artifacts to {run.info.artifact_uri}: "
-                    f"{_first_line(err)}; free space or make it writable"
+                    f"{first_line(err)}; free space or make it writable"
                 ) from None
             raise
         return run_id
@@ -401,7 +405,7 @@ class Tracker:
             run = self._client.get_run(run_id)
         except Exception as err:
             raise TrackingError(
-                f"no run {run_id!r} in {self.tracking_uri} ({_first_line(err)}); "
+                f"no run {run_id!r} in {self.tracking_uri} ({first_line(err)}); "
                 "check the study's run id"
             ) from None
         return _run_data(run)
@@ -432,7 +436,7 @@ class Tracker:
             return load_dict(uri)
         except Exception as err:  # a study still starting has not written it yet
             raise TrackingError(
-                f"cannot read {path} of run {run_id} ({_first_line(err)}); if the study is "
+                f"cannot read {path} of run {run_id} ({first_line(err)}); if the study is "
                 "just starting, try again in a moment"
             ) from None
 
@@ -492,8 +496,3 @@ def _study_note(model: str, tags: Mapping[str, str]) -> str:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__

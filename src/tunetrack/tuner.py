@@ -105,7 +105,7 @@ def resolve_config(
 ) -> StudyConfig:
     """Merge a config source, ``--set`` overrides and keyword arguments, then validate."""
     if isinstance(config, StudyConfig):
-        raw = _raw_from_config(config)
+        raw = config.to_raw()
     elif isinstance(config, Mapping):
         raw = dict(config)
     elif config is None:
@@ -137,16 +137,6 @@ def resolve_config(
         if isinstance(current, Mapping):  # else build_config names the broken section
             raw[section] = {**current, name: value}
     return config_mod.build_config(raw)
-
-
-def _raw_from_config(config: StudyConfig) -> dict[str, Any]:
-    raw = {
-        f.name: dataclasses.asdict(getattr(config, f.name))
-        for f in dataclasses.fields(config)
-        if f.name != "space"
-    }
-    raw["space"] = config.space
-    return raw
 
 
 def run_study(
