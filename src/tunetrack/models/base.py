@@ -1,18 +1,64 @@
 """The small interface every model family implements.
 
-A family owns three things: its default search space (a spec, next to its fit code),
-how training data is turned into the form it trains on (done once per study, shared by
-all trials), and how one trial fits and predicts.
+A family owns its default search space (a spec, next to its fit code), how encoded
+training data is turned into the form it trains on (done once per study, shared by all
+trials), how one trial fits and predicts, and how a fitted model is written to disk in a
+format that is not pickle.
+
+Conventions every family follows, so the loop, the metrics and the packaged model need
+no family-specific code:
+
+* ``x`` is what :class:`tunetrack.features.FeatureEncoder` produced: a DataFrame whose
+  categorical columns are pandas ``category`` over the training vocabulary (unseen values
+  are missing) and whose other columns are float64, or a scipy CSR matrix (``onehot``).
+* regression ``y`` is float64; classification ``y`` holds class codes ``0..k-1``
+  (``Task.classes`` maps a code back to its label).
+* predictions are ``(n,)`` float64 values for regression and ``(n, k)`` class
+  probabilities for classification (binary included: ``k == 2``).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+REGRESSION = "regression"
+CLASSIFICATION = "classification"
+TASKS = (REGRESSION, CLASSIFICATION)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What is predicted: a number, or one of ``classes`` (labels, sorted, as strings)."""
+
+    kind: str = REGRESSION
+    classes: tuple[str, ...] = ()
+
+    @property
+    def is_classification(self) -> bool:
+        return self.kind == CLASSIFICATION
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "classes": list(self.classes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Task:
+        return cls(kind=str(data["kind"]), classes=tuple(str(c) for c in data.get("classes", ())))
+
+
+class Pruner(Protocol):
+    """Asked after each boosting round whether the trial trails the finished ones."""
+
+    def should_prune(self, round_: int, value: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -22,6 +68,7 @@ class TrainingData:
     train: Any
     valid: Any
     y_valid: np.ndarray
+    task: Task = Task()
 
 
 @dataclass(frozen=True)
@@ -31,22 +78,34 @@ class FitResult:
     predictions: np.ndarray
     fit_seconds: float
     model_bytes: int
+    model: Any = None  # the kept model: what predict() and save() take
     best_iteration: int | None = None
     stopped_early_by: str | None = None  # "deadline" when the study's time ran out mid-fit
+    pruned_at: int | None = None  # the round a pruner stopped the trial at
 
 
 class ModelFamily(ABC):
     """Base class for a model family; instances are stateless and shared."""
 
     name: str
+    # Trains in rounds with early stopping on the validation loss (num_boost_round,
+    # early_stopping_rounds and pruning apply); the others fit in one go.
+    boosted: bool = False
+    # The file name a saved model gets inside a packaged model's directory.
+    model_file: str
 
     @abstractmethod
-    def default_space(self) -> Mapping[str, Any]:
-        """The family's default search space as a spec mapping (see tunetrack.space)."""
+    def default_space(self, task: Task) -> Mapping[str, Any]:
+        """The family's default search space for ``task``, as a spec mapping."""
+
+    @abstractmethod
+    def check_param_names(self, names: Iterable[str], *, where: str) -> None:
+        """Raise ConfigError naming a parameter the family does not know (a typo would
+        otherwise be tuned for nothing)."""
 
     @abstractmethod
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray
+        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
     ) -> TrainingData:
         """Build the training structures once per study."""
 
@@ -60,6 +119,20 @@ class ModelFamily(ABC):
         early_stopping_rounds: int | None,
         fixed_params: Mapping[str, Any],
         deadline: float | None = None,
+        pruner: Pruner | None = None,
     ) -> FitResult:
         """Train with ``params`` (sampled) over ``fixed_params``; stop at ``deadline``
-        (a ``time.monotonic()`` value) if it comes first."""
+        (a ``time.monotonic()`` value) if it comes first. Families that are not boosted
+        ignore the round arguments and the pruner."""
+
+    @abstractmethod
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        """Predictions for encoded rows, in the shape conventions above."""
+
+    @abstractmethod
+    def save(self, model: Any, path: Path) -> int:
+        """Write ``model`` to ``path`` without pickle; returns the file's size in bytes."""
+
+    @abstractmethod
+    def load(self, path: Path) -> Any:
+        """Read what :meth:`save` wrote."""
