@@ -34,10 +34,11 @@ TASKS = (REGRESSION, CLASSIFICATION)
 
 @dataclass(frozen=True)
 class Task:
-    """What is predicted: a number, or one of ``classes`` (labels, sorted, as strings)."""
+    """What is predicted: a number, or one of ``classes`` (the training labels, sorted;
+    JSON scalars, so a packaged model answers with the labels' own type)."""
 
     kind: str = REGRESSION
-    classes: tuple[str, ...] = ()
+    classes: tuple[Any, ...] = ()
 
     @property
     def is_classification(self) -> bool:
@@ -52,7 +53,7 @@ class Task:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Task:
-        return cls(kind=str(data["kind"]), classes=tuple(str(c) for c in data.get("classes", ())))
+        return cls(kind=str(data["kind"]), classes=tuple(data.get("classes", ())))
 
 
 class Pruner(Protocol):
