@@ -23,32 +23,54 @@ from tunetrack.exceptions import ConfigError
 ENGINES = ("hyperopt",)
 ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
 ENCODINGS = ("native", "onehot")
+TASK_CHOICES = ("auto", "regression", "classification")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
+TAXI_RECIPE = "nyc-taxi"
+TABULAR_RECIPE = "tabular"
+# model.name values that search across several families.
+ALL_MODELS = "all"
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the data comes from. ``None`` means the bundled NYC taxi months."""
+    """Where the data comes from and what to predict.
+
+    With no ``target`` the bundled NYC taxi months and the ``nyc-taxi`` recipe are used;
+    with one, any table works (the ``tabular`` recipe). No ``valid`` file means a seeded
+    random split of ``train`` (``valid_fraction``, 0.2 unless set), or a time split when
+    ``split_column`` names the column to order by (the latest rows validate).
+    """
 
     train: str | None = None
     valid: str | None = None
-    recipe: str = "nyc-taxi"
+    recipe: str = TAXI_RECIPE
+    target: str | None = None
+    task: str = "auto"
+    valid_fraction: float | None = None
+    split_column: str | None = None
 
 
 @dataclass(frozen=True)
 class FeaturesConfig:
     """How raw columns become model input.
 
-    ``native`` hands location IDs to the model as categories; ``onehot`` is the
-    tutorial's DictVectorizer encoding (one-hot of the pickup_dropoff pair).
+    ``native`` hands categorical columns to the model as categories; ``onehot`` is the
+    tutorial's DictVectorizer encoding (for taxis, one-hot of the pickup_dropoff pair).
+    With no lists, the tabular recipe types every column itself (numbers, categories
+    by dtype and cardinality, datetime parts); listing any column type uses the lists
+    only. ``drop`` leaves columns out of the automatic choice.
     """
 
     encoding: str = "native"
+    numeric: tuple[str, ...] | None = None
+    categorical: tuple[str, ...] | None = None
+    datetime: tuple[str, ...] | None = None
+    drop: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The model family and its fixed (not searched) settings."""
+    """The model family (or several, comma-separated, or ``all``) and its fixed settings."""
 
     name: str = "xgboost"
     num_boost_round: int = 1000
@@ -68,6 +90,7 @@ class SearchConfig:
     seed: int = 42
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
+    metric: str | None = None  # the loss to minimise; rmse or log_loss by task
 
 
 @dataclass(frozen=True)
@@ -130,7 +153,18 @@ def _section_to_dict(section: Any) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
     return value
+
+
+def model_names(name: str) -> tuple[str, ...]:
+    """The families a ``model.name`` value searches: one, a comma list, or ``all``."""
+    from tunetrack.models import MODELS
+
+    if name.strip() == ALL_MODELS:
+        return tuple(MODELS)
+    return tuple(dict.fromkeys(part.strip() for part in name.split(",") if part.strip()))
 
 
 def valid_keys() -> list[str]:
@@ -196,11 +230,16 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 
 
 def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
-    from tunetrack.models import get_model
+
+    from tunetrack.models import default_space_for
 
     model = raw.get("model") or {}
     name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
-    return copy.deepcopy(dict(get_model(str(name)).default_space()))
+    data = raw.get("data") or {}
+    task = data.get("task") if isinstance(data, Mapping) else None
+    # The task may still be "auto" (decided from the data); edits to a classification
+    # study's space are then made on the regression space, which shares its keys.
+    return copy.deepcopy(dict(default_space_for(model_names(str(name)), str(task or "auto"))))
 
 
 def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
@@ -212,6 +251,7 @@ def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
             f"unknown config section {unknown[0]!r}; valid sections: "
             f"{', '.join([*_SECTIONS, 'space'])}"
         )
+    raw = _tabular_defaults(raw)
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         value = raw.get(name)
@@ -227,6 +267,19 @@ def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
     config = StudyConfig(**sections, space=space)
     _check_ranges(config)
     return config
+
+
+def _tabular_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """A target means the user's own table: the tabular recipe, and an experiment named
+    after the data rather than the taxi default, unless the config says otherwise."""
+    data, tracking = raw.get("data"), raw.get("tracking")
+    if not isinstance(data, Mapping) or data.get("target") is None or "recipe" in data:
+        return raw
+    out = {**raw, "data": {**data, "recipe": TABULAR_RECIPE}}
+    if tracking is None or (isinstance(tracking, Mapping) and "experiment" not in tracking):
+        stem = Path(str(data.get("train") or "data")).stem.split("?")[0] or "data"
+        out["tracking"] = {**(tracking or {}), "experiment": f"{stem}-{data['target']}"}
+    return out
 
 
 def _build_section(section: str, cls: type, values: Mapping[str, Any]) -> Any:
@@ -252,6 +305,16 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
         if optional:
             return None
         raise ConfigError(f"{path} must not be empty; give a value or remove the key")
+    if get_origin(base) is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(
+            isinstance(i, str) and i.strip() for i in items
+        ):
+            raise ConfigError(
+                f"{path} must be a list of column names (or one comma-separated string), "
+                f"got {value!r}"
+            )
+        return tuple(i.strip() for i in items)
     if get_origin(base) is Mapping:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             raise ConfigError(f"{path} must be a mapping of name: value, got {value!r}")
@@ -287,7 +350,7 @@ def _parses_as_float(text: str) -> bool:
 
 
 def _check_ranges(config: StudyConfig) -> None:
-    from tunetrack.data import RECIPES
+    from tunetrack.data import CONFIGURED_RECIPES, RECIPES
     from tunetrack.models import MODELS
 
     search, model = config.search, config.model
@@ -305,9 +368,45 @@ def _check_ranges(config: StudyConfig) -> None:
         "must be at least 1",
     )
     _positive_or_none("model.early_stopping_rounds", model.early_stopping_rounds)
-    _one_of("model.name", model.name, tuple(MODELS))
+    names = model_names(model.name)
+    _require(bool(names), "model.name", model.name, "must name a model family")
+    for name in names:
+        _one_of("model.name", name, (*MODELS, ALL_MODELS))
+    if len(names) > 1 and model.params:
+        raise ConfigError(
+            "model.params fixes one family's settings, but model.name lists "
+            f"{', '.join(names)}; put fixed values in each family's branch of the space"
+        )
     _one_of("features.encoding", config.features.encoding, ENCODINGS)
-    _one_of("data.recipe", config.data.recipe, tuple(RECIPES))
+    _one_of("data.recipe", config.data.recipe, (*RECIPES, *CONFIGURED_RECIPES))
+    _check_data(config.data)
+    if search.metric is not None:
+        from tunetrack.metrics import LOSSES
+
+        _one_of("search.metric", search.metric, tuple(m for ms in LOSSES.values() for m in ms))
+
+
+def _check_data(data: DataConfig) -> None:
+    _one_of("data.task", data.task, TASK_CHOICES)
+    if data.recipe == TAXI_RECIPE and data.target not in (None, "duration"):
+        raise ConfigError(
+            f"data.target {data.target!r} does not fit the nyc-taxi recipe, which predicts "
+            "duration; set data.recipe=tabular"
+        )
+    if data.recipe == TABULAR_RECIPE and data.target is None:
+        raise ConfigError("the tabular recipe needs a target column; pass --target COLUMN")
+    if data.recipe == TABULAR_RECIPE and data.train is None:
+        raise ConfigError("the tabular recipe needs data; pass --train PATH (and --target)")
+    fraction = data.valid_fraction
+    if fraction is not None and not 0 < fraction < 1:
+        raise ConfigError(
+            f"data.valid_fraction must be between 0 and 1 (exclusive), got {fraction!r}; e.g. 0.2"
+        )
+    if data.valid is not None and (fraction is not None or data.split_column is not None):
+        raise ConfigError(
+            "data.valid names a validation file, so data.valid_fraction/split_column have "
+            "nothing to split; pass one or the other"
+        )
 
 
 def _require(ok: bool, path: str, value: Any, rule: str) -> None:

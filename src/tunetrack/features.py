@@ -4,9 +4,10 @@ Two encodings:
 - ``native``: each categorical column becomes a pandas category over the training
   vocabulary (unseen values become missing), numeric columns stay as they are. Tree
   models with native categorical support split on these directly.
-- ``onehot``: the tutorial's encoding. The categorical columns are crossed into one
-  value (``PU_DO`` = ``"43_151"``) and one-hot encoded into a sparse matrix beside the
-  numeric columns, as ``DictVectorizer`` does.
+- ``onehot``: the tutorial's encoding: a sparse matrix with one column per categorical
+  value beside the numeric columns, as ``DictVectorizer`` does. With ``cross`` (the taxi
+  recipe) the categorical columns are first crossed into one value (``PU_DO`` =
+  ``"43_151"``), as the tutorial does.
 
 The fitted state is plain JSON so a packaged model can carry it without pickle.
 """
@@ -35,6 +36,7 @@ class FeatureEncoder:
     categorical: tuple[str, ...]
     numeric: tuple[str, ...]
     vocabulary: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cross: bool = True
 
     @classmethod
     def fit(
@@ -44,27 +46,37 @@ class FeatureEncoder:
         encoding: str,
         categorical: Sequence[str],
         numeric: Sequence[str],
+        cross: bool = True,
     ) -> FeatureEncoder:
         if encoding not in ENCODINGS:
             raise ConfigError(
                 f"unknown features.encoding {encoding!r}; choose one of: {', '.join(ENCODINGS)}"
             )
         categorical, numeric = tuple(categorical), tuple(numeric)
-        if encoding == "onehot" and categorical:
+        if encoding == "onehot" and categorical and cross:
             values = _cross(frame, categorical)
             vocabulary = {_cross_name(categorical): _sorted_unique(values)}
         else:
             vocabulary = {col: _sorted_unique(frame[col]) for col in categorical}
-        return cls(encoding, categorical, numeric, vocabulary)
+        return cls(encoding, categorical, numeric, vocabulary, cross)
+
+    @property
+    def _onehot_groups(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(vocabulary name, source columns) per one-hot block."""
+        if not self.categorical:
+            return []
+        if self.cross:
+            return [(_cross_name(self.categorical), self.categorical)]
+        return [(col, (col,)) for col in self.categorical]
 
     @property
     def feature_names(self) -> list[str]:
         if self.encoding == "native":
             return [*self.categorical, *self.numeric]
-        if not self.categorical:
-            return list(self.numeric)
-        name = _cross_name(self.categorical)
-        return [f"{name}={value}" for value in self.vocabulary[name]] + list(self.numeric)
+        names = [
+            f"{name}={value}" for name, _ in self._onehot_groups for value in self.vocabulary[name]
+        ]
+        return names + list(self.numeric)
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame | sp.csr_matrix:
         """Encode rows; values not seen in training become missing (native) or all-zero."""
@@ -85,9 +97,9 @@ class FeatureEncoder:
     def _onehot(self, frame: pd.DataFrame) -> sp.csr_matrix:
         n_rows = len(frame)
         blocks: list[sp.csr_matrix] = []
-        if self.categorical:
-            vocabulary = pd.Index(self.vocabulary[_cross_name(self.categorical)])
-            codes = vocabulary.get_indexer(_cross(frame, self.categorical))
+        for name, columns in self._onehot_groups:
+            vocabulary = pd.Index(self.vocabulary[name])
+            codes = vocabulary.get_indexer(_cross(frame, columns))
             known = codes >= 0
             blocks.append(
                 sp.csr_matrix(
@@ -111,6 +123,7 @@ class FeatureEncoder:
             "categorical": list(self.categorical),
             "numeric": list(self.numeric),
             "vocabulary": {k: list(v) for k, v in self.vocabulary.items()},
+            "cross": self.cross,
         }
 
     @classmethod
@@ -120,6 +133,7 @@ class FeatureEncoder:
             categorical=tuple(data["categorical"]),
             numeric=tuple(data["numeric"]),
             vocabulary={k: tuple(v) for k, v in data["vocabulary"].items()},
+            cross=bool(data.get("cross", True)),
         )
 
 

@@ -305,8 +305,12 @@ class Tracker:
             )
         self._client.log_inputs(run_id, datasets=inputs)
 
-    def start_trial(self, study: StudyRef, number: int) -> tuple[str, int]:
-        """Create the trial's run (RUNNING); returns its id and start time in ms."""
+    def start_trial(
+        self, study: StudyRef, number: int, *, model: str | None = None
+    ) -> tuple[str, int]:
+        """Create the trial's run (RUNNING); returns its id and start time in ms.
+
+        ``model`` is the trial's family when the study searches several."""
         start_ms = _now_ms()
         run = self._client.create_run(
             study.experiment_id,
@@ -315,7 +319,7 @@ class Tracker:
             tags={
                 TAG_PARENT: study.run_id,
                 TAG_ROLE: ROLE_TRIAL,
-                TAG_MODEL: study.model,
+                TAG_MODEL: model or study.model,
                 TAG_TRIAL: str(number),
                 TAG_STATE: "running",
             },

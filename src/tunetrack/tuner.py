@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,13 +21,19 @@ from typing import Any
 import pandas as pd
 
 from tunetrack import config as config_mod
-from tunetrack.config import StudyConfig
-from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, get_recipe, read_table
+from tunetrack.config import StudyConfig, model_names
 from tunetrack.data.loaders import Table
-from tunetrack.exceptions import ConfigError, DataError, StudyFailedError, StudyInterrupted
-from tunetrack.features import FeatureEncoder
-from tunetrack.metrics import regression_metrics
-from tunetrack.models import ModelFamily, TrainingData, get_model
+from tunetrack.exceptions import ConfigError, StudyFailedError, StudyInterrupted
+from tunetrack.metrics import default_metric, score
+from tunetrack.models import (
+    FAMILY_KEY,
+    ModelFamily,
+    TrainingData,
+    default_space_for,
+    family_branches,
+    get_model,
+)
+from tunetrack.preparation import StudyData, load_tables, prepare_study_data
 from tunetrack.progress import TrialProgress
 from tunetrack.search import PastTrial, TrialOutcome, check_algorithm, run_hyperopt
 from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
@@ -44,8 +51,6 @@ from tunetrack.tracking import (
     Tracker,
 )
 
-METRIC = "rmse"
-MIN_TRAIN_ROWS = 10
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
 DataLike = str | os.PathLike[str] | pd.DataFrame | None
 
@@ -57,6 +62,9 @@ def tune(
     valid: DataLike = None,
     space: Any = None,
     model: str | None = None,
+    target: str | None = None,
+    task: str | None = None,
+    valid_fraction: float | None = None,
     max_evals: int | None = None,
     timeout: float | None = None,
     seed: int | None = None,
@@ -71,6 +79,9 @@ def tune(
 
     ``config`` is a YAML path, a mapping in the YAML's shape, or a ``StudyConfig``.
     Keyword arguments win over it: ``train``/``valid`` take paths, URLs or DataFrames,
+    ``target`` names the column to predict in your own data (``task`` is inferred unless
+    given; without ``valid``, ``valid_fraction`` of the rows validate), ``model`` names a
+    family, several comma-separated, or ``"all"`` to search across families,
     ``space`` a spec mapping or a Hyperopt ``hp`` space, and ``overrides`` takes
     ``key.path=value`` strings like the CLI's ``--set``. ``resume=True`` continues the
     experiment's latest study (after a crash or Ctrl-C) up to ``max_evals`` trials.
@@ -83,6 +94,9 @@ def tune(
         valid=None if isinstance(valid, pd.DataFrame) else valid,
         space=space,
         model=model,
+        target=target,
+        task=task,
+        valid_fraction=valid_fraction,
         max_evals=max_evals,
         timeout=timeout,
         seed=seed,
@@ -117,6 +131,9 @@ def resolve_config(
         "train": ("data", "train"),
         "valid": ("data", "valid"),
         "model": ("model", "name"),
+        "target": ("data", "target"),
+        "task": ("data", "task"),
+        "valid_fraction": ("data", "valid_fraction"),
         "max_evals": ("search", "max_evals"),
         "timeout": ("search", "timeout"),
         "seed": ("search", "seed"),
@@ -157,6 +174,9 @@ def run_study(
     """
     started = time.monotonic() if started is None else started
     inputs = _prepare_inputs(config, train_frame, valid_frame)
+    if progress:
+        for note in inputs.study_data.notes:
+            print(f"tunetrack: {note}", file=sys.stderr)
     tracker = Tracker(config.tracking.tracking_uri)
     tracker.check_reachable()
     experiment_id = tracker.experiment_id(config.tracking.experiment, create=not resume)
@@ -166,7 +186,7 @@ def run_study(
     else:
         study_run_id = tracker.start_study(
             experiment_id,
-            model=inputs.family.name,
+            model=inputs.model_label,
             tags={TAG_ENGINE: config.search.engine, TAG_ALGO: config.search.algo},
             params=_study_params(config, inputs),
             config=config_json,
@@ -174,14 +194,15 @@ def run_study(
             datasets=inputs.datasets,
         )
         previous, history = [], []
-    ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.family.name)
+    ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
     deadline = None if config.search.timeout is None else started + config.search.timeout
-    loop = _TrialLoop(tracker, ref, inputs.family, inputs.data, config, deadline, previous)
-    loop.leaves = space_leaves(inputs.described_space)
+    loop = _TrialLoop(tracker, ref, inputs, config, deadline, previous)
 
     status = "FAILED"
     try:
-        with TrialProgress(config.search.max_evals, METRIC, enabled=progress, done=previous) as bar:
+        with TrialProgress(
+            config.search.max_evals, inputs.metric, enabled=progress, done=previous
+        ) as bar:
             loop.on_trial = bar.trial_done
             run_hyperopt(loop, inputs.hp_space, config.search, deadline=deadline, history=history)
         status = "FINISHED"
@@ -193,8 +214,8 @@ def run_study(
             run_id=study_run_id,
             experiment_id=experiment_id,
             experiment_name=config.tracking.experiment,
-            model=inputs.family.name,
-            metric=METRIC,
+            model=inputs.model_label,
+            metric=inputs.metric,
             trials=tuple(loop.records),
             search_space=inputs.described_space,
             config=config_json,
@@ -221,52 +242,48 @@ def run_study(
 class _Inputs:
     """Everything a study needs before its first tracked write, validated."""
 
-    family: ModelFamily
+    families: dict[str, ModelFamily]  # by name, in model.name's order
     hp_space: Any
     described_space: dict[str, Any]
-    data: TrainingData
-    encoder: FeatureEncoder
+    study_data: StudyData
+    training: dict[str, TrainingData]  # each family's structures, built once
+    metric: str
     datasets: list[DatasetRecord]
+
+    @property
+    def model_label(self) -> str:
+        """The study's ``model`` tag: the family, or the families searched, comma-joined."""
+        return ",".join(self.families)
 
 
 def _prepare_inputs(
     config: StudyConfig, train_frame: pd.DataFrame | None, valid_frame: pd.DataFrame | None
 ) -> _Inputs:
-    family = get_model(config.model.name)
-    recipe = get_recipe(config.data.recipe)
-    space_spec = config.space if config.space is not None else family.default_space()
+    names = model_names(config.model.name)
+    families = {name: get_model(name) for name in names}
+    check_algorithm(config.search.algo)
+    train_table, valid_table, notes = load_tables(config, train_frame, valid_frame)
+    study_data = prepare_study_data(config, train_table, valid_table, notes)
+    task = study_data.task
+    space_spec = config.space if config.space is not None else default_space_for(names, task)
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
-    family.check_param_names(space_leaves(described_space), where="space")
-    family.check_param_names(config.model.params, where="model.params")
-    check_algorithm(config.search.algo)
-
-    train_table = read_table(_source(train_frame, config.data.train, BUNDLED_TRAIN), role="train")
-    valid_table = read_table(_source(valid_frame, config.data.valid, BUNDLED_VALID), role="valid")
-    train_df = recipe.prepare(train_table.frame, role="train")
-    valid_df = recipe.prepare(valid_table.frame, role="valid")
-    if len(train_df) < MIN_TRAIN_ROWS:
-        raise DataError(
-            f"train data has {len(train_df)} usable row(s) after filtering; tuning needs at "
-            f"least {MIN_TRAIN_ROWS}: pass a larger --train file"
-        )
-    encoder = FeatureEncoder.fit(
-        train_df,
-        encoding=config.features.encoding,
-        categorical=recipe.categorical,
-        numeric=recipe.numeric,
-    )
-    data = family.prepare(
-        encoder.transform(train_df),
-        train_df[recipe.target].to_numpy(dtype="float64"),
-        encoder.transform(valid_df),
-        valid_df[recipe.target].to_numpy(dtype="float64"),
-    )
+    for name, params in family_branches(described_space, names).items():
+        families[name].check_param_names(params, where="space")
+    for family in families.values():
+        family.check_param_names(config.model.params, where="model.params")
+    x_train, x_valid = study_data.x_train(), study_data.x_valid()
+    training = {
+        name: family.prepare(x_train, study_data.y_train, x_valid, study_data.y_valid, task)
+        for name, family in families.items()
+    }
+    target = study_data.target
     datasets = [
-        _dataset(train_table, train_df, "train", recipe.target),
-        _dataset(valid_table, valid_df, "valid", recipe.target),
+        _dataset(train_table, study_data.train, "train", target),
+        _dataset(valid_table, study_data.valid, "valid", target),
     ]
-    return _Inputs(family, hp_space, described_space, data, encoder, datasets)
+    metric = config.search.metric or default_metric(task)
+    return _Inputs(families, hp_space, described_space, study_data, training, metric, datasets)
 
 
 # Config keys a resumed study may change: the budget, not what a trial means.
@@ -312,7 +329,7 @@ def _reopen(
         previous.append(record)
         vals = run.tags.get(TAG_VALS)
         if record.state in FINISHED_STATES and vals:
-            history.append(PastTrial(vals=json.loads(vals), loss=record.value(METRIC)))
+            history.append(PastTrial(vals=json.loads(vals), loss=record.value(inputs.metric)))
     tracker.reopen_study(parent.run_id)
     return parent.run_id, previous, history
 
@@ -343,30 +360,31 @@ class _TrialLoop:
         self,
         tracker: Tracker,
         ref: StudyRef,
-        family: ModelFamily,
-        data: TrainingData,
+        inputs: _Inputs,
         config: StudyConfig,
         deadline: float | None,
         previous: list[TrialRecord],
     ) -> None:
-        self.tracker, self.ref, self.family, self.data = tracker, ref, family, data
+        self.tracker, self.ref, self.inputs = tracker, ref, inputs
         self.config, self.deadline = config, deadline
         self.records: list[TrialRecord] = list(previous)
         self.next_number = max((r.number for r in previous), default=-1) + 1
         self.on_trial: Any = None
-        self.leaves: Mapping[str, Leaf] = {}
+        self.leaves: Mapping[str, Leaf] = space_leaves(inputs.described_space)
+        self.metric = inputs.metric
 
     def __call__(self, sampled: Mapping[str, Any], vals: Mapping[str, Any]) -> TrialOutcome:
         number = self.next_number
         self.next_number += 1
         params = flatten_params(sampled)
-        run_id, start_ms = self.tracker.start_trial(self.ref, number)
+        family = str(params.get(FAMILY_KEY, next(iter(self.inputs.families))))
+        run_id, start_ms = self.tracker.start_trial(self.ref, number, model=family)
         metrics: dict[str, float] = {}
         error: str | None = None
         extra_tags: dict[str, str] = {}
         state = "ok"
         try:
-            metrics, stopped_by = self._fit(params)
+            metrics, stopped_by = self._fit(family, params)
             if stopped_by == "trial_timeout":
                 limit = self.config.search.trial_timeout
                 raise TimeoutError(f"the trial ran past search.trial_timeout={limit:g} s")
@@ -382,26 +400,29 @@ class _TrialLoop:
         )
         if self.on_trial is not None:
             self.on_trial(record)
-        return TrialOutcome(loss=metrics.get(METRIC), error=error)
+        return TrialOutcome(loss=metrics.get(self.metric), error=error)
 
-    def _fit(self, params: dict[str, Any]) -> tuple[dict[str, float], str | None]:
+    def _fit(self, family: str, params: dict[str, Any]) -> tuple[dict[str, float], str | None]:
         """Fit and score; says which deadline, if any, cut the boosting short."""
         trial_deadline = None
         if self.config.search.trial_timeout is not None:
             trial_deadline = time.monotonic() + self.config.search.trial_timeout
         deadlines = [d for d in (self.deadline, trial_deadline) if d is not None]
         deadline = min(deadlines) if deadlines else None
-        fit = self.family.fit(
-            params,
-            self.data,
+        # The family key only routes the trial; the model never sees it.
+        model_params = {k: v for k, v in params.items() if k != FAMILY_KEY}
+        data = self.inputs.training[family]
+        fit = self.inputs.families[family].fit(
+            model_params,
+            data,
             num_boost_round=self.config.model.num_boost_round,
             early_stopping_rounds=self.config.model.early_stopping_rounds,
             fixed_params=self.config.model.params,
             deadline=deadline,
         )
-        metrics = regression_metrics(self.data.y_valid, fit.predictions)
-        if not math.isfinite(metrics[METRIC]):
-            raise ValueError(f"validation {METRIC} is {metrics[METRIC]}")
+        metrics = score(data.task, data.y_valid, fit.predictions)
+        if not math.isfinite(metrics[self.metric]):
+            raise ValueError(f"validation {self.metric} is {metrics[self.metric]}")
         metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
         if fit.best_iteration is not None:
             metrics["best_iteration"] = float(fit.best_iteration)
@@ -481,12 +502,6 @@ def _stop_reason(study: Study, config: StudyConfig, deadline: float | None, stat
     return "error" if status == "FAILED" else "max_evals"
 
 
-def _source(frame: pd.DataFrame | None, configured: str | None, bundled: str) -> Any:
-    if frame is not None:
-        return frame
-    return configured if configured is not None else bundled_path(bundled)
-
-
 def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> DatasetRecord:
     source = table.source
     name = Path(source).name if "://" not in source else source.rsplit("/", 1)[-1]
@@ -503,9 +518,13 @@ def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> Datas
 def _study_params(config: StudyConfig, inputs: _Inputs) -> dict[str, Any]:
     search, model = config.search, config.model
     train, valid = (d.frame for d in inputs.datasets)
-    encoder = inputs.encoder
+    encoder = inputs.study_data.encoder
+    task = inputs.study_data.task
     return {
-        "metric": METRIC,
+        "metric": inputs.metric,
+        "task": task.kind,
+        "target": inputs.study_data.target,
+        **({"n_classes": task.n_classes} if task.is_classification else {}),
         "algo": search.algo,
         "max_evals": search.max_evals,
         "timeout": search.timeout,

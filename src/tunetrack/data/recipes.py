@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import abc
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,10 @@ class Recipe(abc.ABC):
     @property
     def features(self) -> tuple[str, ...]:
         return (*self.categorical, *self.numeric)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a packaged model stores to rebuild this recipe."""
+        return {"name": self.name}
 
     @abc.abstractmethod
     def prepare(
@@ -126,25 +131,39 @@ class TaxiDurationRecipe(Recipe):
         else:
             needs = "PULocationID, DOLocationID and trip_distance to predict"
         raise DataError(
-            f"{role} data lacks column(s) {', '.join(missing)} (it has {_shown(frame.columns)}); "
-            f"the {self.name} recipe needs {needs}"
+            f"{role} data lacks column(s) {', '.join(missing)} "
+            f"(it has {shown_columns(frame.columns)}); the {self.name} recipe needs {needs}"
         )
 
 
 RECIPES: dict[str, Recipe] = {TaxiDurationRecipe.name: TaxiDurationRecipe()}
 
 
+# Recipes configured by the study (target, columns) rather than fixed; built in tunetrack.data.
+CONFIGURED_RECIPES = ("tabular",)
+
+
 def get_recipe(name: str) -> Recipe:
-    """The registered recipe called ``name``."""
+    """The registered fixed recipe called ``name``."""
     try:
         return RECIPES[name]
     except KeyError:
         raise ConfigError(
-            f"unknown data.recipe {name!r}; choose one of: {', '.join(RECIPES)}"
+            f"unknown data.recipe {name!r}; choose one of: "
+            f"{', '.join([*RECIPES, *CONFIGURED_RECIPES])}"
         ) from None
 
 
-def _shown(columns: Sequence[object]) -> str:
+def recipe_from_json(data: Mapping[str, Any]) -> Recipe:
+    """The recipe a packaged model stored with :meth:`Recipe.to_json`."""
+    if data.get("name") == "tabular":
+        from tunetrack.data.tabular import TabularRecipe
+
+        return TabularRecipe.from_json(data)
+    return get_recipe(str(data.get("name")))
+
+
+def shown_columns(columns: Sequence[object]) -> str:
     names = [str(c) for c in columns]
     if not names:
         return "no columns"

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, TrainingData
+from tunetrack.models.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    TASKS,
+    FitResult,
+    ModelFamily,
+    Task,
+    TrainingData,
+)
+from tunetrack.models.cross_family import FAMILY_KEY, default_space_for, family_branches
 from tunetrack.models.xgboost import XGBoostFamily
 
 MODELS: dict[str, ModelFamily] = {"xgboost": XGBoostFamily()}
@@ -18,4 +27,17 @@ def get_model(name: str) -> ModelFamily:
         ) from None
 
 
-__all__ = ["MODELS", "FitResult", "ModelFamily", "TrainingData", "get_model"]
+__all__ = [
+    "CLASSIFICATION",
+    "FAMILY_KEY",
+    "MODELS",
+    "REGRESSION",
+    "TASKS",
+    "FitResult",
+    "ModelFamily",
+    "Task",
+    "TrainingData",
+    "default_space_for",
+    "family_branches",
+    "get_model",
+]

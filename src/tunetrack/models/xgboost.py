@@ -11,12 +11,13 @@ import difflib
 import os
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 DEFAULT_SPACE: dict[str, Any] = {
@@ -115,6 +116,8 @@ ALIASES = (
 
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+    boosted = True
+    model_file = "model.ubj"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
@@ -132,18 +135,29 @@ class XGBoostFamily(ModelFamily):
                     "keep one"
                 )
 
-    def default_space(self) -> Mapping[str, Any]:
+    def default_space(self, task: Task) -> Mapping[str, Any]:
+        if task.is_classification:
+            return {k: v for k, v in DEFAULT_SPACE.items() if k != "objective"}
         return DEFAULT_SPACE
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray
+        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
     ) -> TrainingData:
         import xgboost as xgb
 
         categorical = _has_categories(x_train)
         train = xgb.QuantileDMatrix(x_train, y_train, enable_categorical=categorical)
         valid = xgb.QuantileDMatrix(x_valid, y_valid, enable_categorical=categorical, ref=train)
-        return TrainingData(train=train, valid=valid, y_valid=np.asarray(y_valid, dtype="float64"))
+        return TrainingData(train=train, valid=valid, y_valid=np.asarray(y_valid), task=task)
+
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        return _shaped(predict(model, x), task)
+
+    def save(self, model: Any, path: Path) -> int:
+        return save_booster(model, path)
+
+    def load(self, path: Path) -> Any:
+        return load_booster(path)
 
     def fit(
         self,
@@ -154,10 +168,11 @@ class XGBoostFamily(ModelFamily):
         early_stopping_rounds: int | None,
         fixed_params: Mapping[str, Any],
         deadline: float | None = None,
+        pruner: Pruner | None = None,
     ) -> FitResult:
         import xgboost as xgb
 
-        merged = training_params(params, fixed_params)
+        merged = training_params(params, {**task_params(data.task, fixed_params), **fixed_params})
         stopper = _deadline_callback(deadline) if deadline is not None else None
         started = time.perf_counter()
         booster = xgb.train(
@@ -173,14 +188,32 @@ class XGBoostFamily(ModelFamily):
         best_iteration = _best_iteration(booster)
         # The model worth keeping ends at the best round; measure that one.
         kept = booster[: best_iteration + 1]
-        predictions = kept.predict(data.valid)
+        predictions = _shaped(kept.predict(data.valid), data.task)
         return FitResult(
-            predictions=np.asarray(predictions, dtype="float64"),
+            predictions=predictions,
             fit_seconds=fit_seconds,
             model_bytes=len(kept.save_raw(raw_format="ubj")),
+            model=kept,
             best_iteration=best_iteration,
             stopped_early_by="deadline" if stopper is not None and stopper.fired else None,
         )
+
+
+def task_params(task: Task, fixed_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The objective a classification task needs, unless the user fixed one."""
+    if not task.is_classification or "objective" in fixed_params:
+        return {}
+    if task.n_classes == 2:
+        return {"objective": "binary:logistic", "eval_metric": "logloss"}
+    return {"objective": "multi:softprob", "num_class": task.n_classes, "eval_metric": "mlogloss"}
+
+
+def _shaped(raw: Any, task: Task) -> np.ndarray:
+    """Predictions in the base module's shapes: binary margins become two columns."""
+    out = np.asarray(raw, dtype="float64")
+    if task.is_classification and out.ndim == 1:
+        return np.column_stack([1.0 - out, out])
+    return out
 
 
 def training_params(

@@ -1,0 +1,241 @@
+"""The tabular recipe: any table with a target column, its features typed from the data.
+
+Typing happens once, on the training rows only, and the result (which columns are
+numeric, categorical or datetime) is part of the packaged model, so a file scored later
+is read exactly as the training file was. Rows are never dropped at prediction time.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from tunetrack.data.recipes import Recipe, shown_columns
+from tunetrack.exceptions import DataError
+
+# Text columns with more distinct values than this share of the rows (and more than
+# MIN_ID_VALUES) look like identifiers or free text: they cannot generalise.
+ID_SHARE = 0.5
+MIN_ID_VALUES = 50
+DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
+_DATE_PROBE_ROWS = 200
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    """What automatic typing decided, and why a column was left out (said to the user)."""
+
+    categorical: tuple[str, ...] = ()
+    numeric: tuple[str, ...] = ()
+    datetime: tuple[str, ...] = ()
+    left_out: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TabularRecipe(Recipe):
+    """Predict ``target`` from typed columns; datetime columns become their parts."""
+
+    name: ClassVar[str] = "tabular"
+    target: str
+    categorical: tuple[str, ...]
+    raw_numeric: tuple[str, ...]
+    datetime: tuple[str, ...] = ()
+
+    @property
+    def numeric(self) -> tuple[str, ...]:  # type: ignore[override]
+        """Model-facing numeric columns: the numbers, then each datetime's parts."""
+        parts = tuple(f"{col}_{part}" for col in self.datetime for part in DATETIME_PARTS)
+        return (*self.raw_numeric, *parts)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The input columns a row must carry."""
+        return (*self.categorical, *self.raw_numeric, *self.datetime)
+
+    def prepare(
+        self, frame: pd.DataFrame, *, role: str = "train", with_target: bool = True
+    ) -> pd.DataFrame:
+        needed = [*self.features, *([self.target] if with_target else [])]
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{role} data lacks column(s) {', '.join(map(str, missing))} (it has "
+                f"{shown_columns(frame.columns)}); pass a file with the training columns"
+            )
+        frame = frame.reset_index(drop=True)
+        columns: dict[str, Any] = {}
+        for col in self.categorical:
+            columns[col] = _as_text(frame[col])
+        for col in self.raw_numeric:
+            columns[col] = _as_numbers(frame[col], col, role)
+        for col in self.datetime:
+            stamps = _as_datetimes(frame[col], col, role)
+            for part in DATETIME_PARTS:
+                columns[f"{col}_{part}"] = getattr(stamps.dt, part).astype("float64")
+        out = pd.DataFrame(columns, index=frame.index)
+        if with_target:
+            target = frame[self.target]
+            known = target.notna().to_numpy()
+            if not known.any():
+                raise DataError(
+                    f"{role} data has no row with a value in the target column "
+                    f"{self.target!r}; pass a file whose target is filled in"
+                )
+            out[self.target] = target
+            out = out[known].reset_index(drop=True)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "target": self.target,
+            "categorical": list(self.categorical),
+            "numeric": list(self.raw_numeric),
+            "datetime": list(self.datetime),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TabularRecipe:
+        return cls(
+            target=str(data["target"]),
+            categorical=tuple(data["categorical"]),
+            raw_numeric=tuple(data["numeric"]),
+            datetime=tuple(data.get("datetime", ())),
+        )
+
+
+def choose_columns(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    numeric: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    datetime: Sequence[str] | None = None,
+    drop: Sequence[str] | None = None,
+) -> ColumnChoice:
+    """Type the training frame's columns: as listed, or automatically when none is listed."""
+    if target not in frame.columns:
+        raise DataError(
+            f"train data has no target column {target!r} (it has "
+            f"{shown_columns(frame.columns)}); pass --target with one of its columns"
+        )
+    listed = {"numeric": numeric, "categorical": categorical, "datetime": datetime}
+    if any(v is not None for v in listed.values()):
+        for kind, cols in listed.items():
+            for col in cols or ():
+                if col not in frame.columns:
+                    raise DataError(
+                        f"features.{kind} names column {col!r}, which the train data lacks "
+                        f"(it has {shown_columns(frame.columns)}); fix the name"
+                    )
+                if col == target:
+                    raise DataError(
+                        f"features.{kind} lists the target {target!r}; a model cannot "
+                        "learn from its own answer, so remove it"
+                    )
+        return ColumnChoice(
+            categorical=tuple(categorical or ()),
+            numeric=tuple(numeric or ()),
+            datetime=tuple(datetime or ()),
+        )
+    skip = set(drop or ())
+    unknown = sorted(skip - set(map(str, frame.columns)))
+    if unknown:
+        raise DataError(
+            f"features.drop names column {unknown[0]!r}, which the train data lacks; fix the name"
+        )
+    chosen: dict[str, list[str]] = {"categorical": [], "numeric": [], "datetime": []}
+    left_out: dict[str, str] = {}
+    for col in frame.columns:
+        if col == target or col in skip:
+            continue
+        kind, why = _column_kind(frame[col])
+        if kind is None:
+            left_out[str(col)] = why
+        else:
+            chosen[kind].append(str(col))
+    if not any(chosen.values()):
+        raise DataError(
+            f"train data has no usable feature column besides the target {target!r}; "
+            "pass a table with feature columns or list them under features"
+        )
+    return ColumnChoice(
+        categorical=tuple(chosen["categorical"]),
+        numeric=tuple(chosen["numeric"]),
+        datetime=tuple(chosen["datetime"]),
+        left_out=left_out,
+    )
+
+
+def _column_kind(values: pd.Series) -> tuple[str | None, str]:
+    if values.notna().sum() == 0:
+        return None, "empty"
+    if ptypes.is_bool_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+        return "categorical", ""
+    if ptypes.is_datetime64_any_dtype(values):
+        return "datetime", ""
+    if ptypes.is_numeric_dtype(values):
+        return "numeric", ""
+    if ptypes.is_string_dtype(values) or ptypes.is_object_dtype(values):
+        if _looks_like_dates(values):
+            return "datetime", ""
+        distinct = values.nunique(dropna=True)
+        if distinct > MIN_ID_VALUES and distinct > ID_SHARE * len(values):
+            return None, (
+                f"{distinct} distinct values in {len(values)} rows, an identifier or free text"
+            )
+        return "categorical", ""
+    return None, f"unsupported dtype {values.dtype}"
+
+
+def _looks_like_dates(values: pd.Series) -> bool:
+    """Text that parses as ISO dates throughout a sample ("2024-01-31", "2024-01-31 08:15")."""
+    probe = values.dropna().astype("str").head(_DATE_PROBE_ROWS)
+    if probe.empty or not probe.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+        return False
+    parsed = pd.to_datetime(probe, errors="coerce", format="ISO8601")
+    return bool(parsed.notna().all())
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Categories as text, so 1, "1" and 1.0 (a CSV round trip) are the same value."""
+    if ptypes.is_float_dtype(values):
+        whole = values.dropna()
+        if (whole == np.floor(whole)).all():
+            return values.astype("Int64").astype("string")
+    return values.astype("string")
+
+
+def _as_numbers(values: pd.Series, column: str, role: str) -> pd.Series:
+    if ptypes.is_bool_dtype(values) or ptypes.is_numeric_dtype(values):
+        return values.astype("float64")
+    parsed = pd.to_numeric(values, errors="coerce").astype("float64")
+    bad = values.notna() & parsed.isna() & (values.astype("string").str.strip() != "")
+    if bad.any():
+        raise DataError(
+            f"{role} data column {column} is numeric in training but has "
+            f"{int(bad.sum())} value(s) that are not numbers, e.g. {str(values[bad].iloc[0])!r}; "
+            "write plain numbers"
+        )
+    return parsed
+
+
+def _as_datetimes(values: pd.Series, column: str, role: str) -> pd.Series:
+    if ptypes.is_datetime64_any_dtype(values):
+        return values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
+    bad = values.notna() & parsed.isna()
+    if bad.any():
+        raise DataError(
+            f"{role} data column {column} has {int(bad.sum())} value(s) that are not "
+            f"timestamps, e.g. {str(values[bad].iloc[0])!r}; write times as YYYY-MM-DD HH:MM:SS"
+        )
+    return parsed

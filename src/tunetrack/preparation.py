@@ -1,0 +1,189 @@
+"""From the study's config and tables to what the models train on, in one place.
+
+The tuner and ``select`` (which refits a trial) both call this, so a refit sees exactly
+the rows, columns, task and encoding the trial saw. Everything fitted here (column
+types, vocabularies, classes) is fitted on the training rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tunetrack.config import TABULAR_RECIPE, TAXI_RECIPE, DataConfig, StudyConfig
+from tunetrack.data import (
+    BUNDLED_TRAIN,
+    BUNDLED_VALID,
+    DEFAULT_VALID_FRACTION,
+    Recipe,
+    Table,
+    TabularRecipe,
+    bundled_path,
+    choose_columns,
+    decide_task,
+    encode_target,
+    get_recipe,
+    read_table,
+    split_table,
+)
+from tunetrack.exceptions import ConfigError, DataError
+from tunetrack.features import FeatureEncoder
+from tunetrack.models import REGRESSION, Task
+
+MIN_TRAIN_ROWS = 10
+_SHOWN_LEFT_OUT = 4
+
+
+@dataclass(frozen=True, eq=False)
+class StudyData:
+    """The prepared study data: recipe, task and encoder fitted on train, both sides."""
+
+    recipe: Recipe
+    task: Task
+    encoder: FeatureEncoder
+    train: pd.DataFrame  # the recipe's output: feature columns and the target
+    valid: pd.DataFrame
+    y_train: np.ndarray
+    y_valid: np.ndarray
+    notes: tuple[str, ...] = ()  # what was inferred, for the user to read
+
+    @property
+    def target(self) -> str:
+        return self.recipe.target
+
+    def x_train(self) -> Any:
+        return self.encoder.transform(self.train)
+
+    def x_valid(self) -> Any:
+        return self.encoder.transform(self.valid)
+
+
+def load_tables(
+    config: StudyConfig,
+    train_frame: pd.DataFrame | None = None,
+    valid_frame: pd.DataFrame | None = None,
+) -> tuple[Table, Table, list[str]]:
+    """Read (or split) the train and validation tables the config names."""
+    data = config.data
+    taxi = data.recipe == TAXI_RECIPE
+    train_source: Any = train_frame if train_frame is not None else data.train
+    if train_source is None:
+        train_source = bundled_path(BUNDLED_TRAIN)
+    train = read_table(train_source, role="train")
+    valid_source: Any = valid_frame if valid_frame is not None else data.valid
+    wants_split = data.valid_fraction is not None or data.split_column is not None
+    if valid_source is not None or (taxi and not wants_split):
+        source = valid_source if valid_source is not None else bundled_path(BUNDLED_VALID)
+        return train, read_table(source, role="valid"), []
+    return split(train, data, config.search.seed)
+
+
+def split(train: Table, data: DataConfig, seed: int) -> tuple[Table, Table, list[str]]:
+    """Split ``train`` as the config says; notes say how when the user did not."""
+    fraction = data.valid_fraction or DEFAULT_VALID_FRACTION
+    train_part, valid_part = split_table(
+        train, fraction=fraction, seed=seed, split_column=data.split_column
+    )
+    how = (
+        f"the latest {fraction:.0%} by {data.split_column}"
+        if data.split_column
+        else f"a random {fraction:.0%} (seed {seed})"
+    )
+    notes = [] if data.valid_fraction else [f"validation: {how} of the train rows (no --valid)"]
+    return train_part, valid_part, notes
+
+
+def prepare_study_data(
+    config: StudyConfig, train_table: Table, valid_table: Table, notes: Sequence[str] = ()
+) -> StudyData:
+    """Clean, type and encode both sides; the target becomes values or class codes."""
+    notes = list(notes)
+    recipe = _recipe(config, train_table.frame, notes)
+    train_df = recipe.prepare(train_table.frame, role="train")
+    valid_df = recipe.prepare(valid_table.frame, role="valid")
+    if len(train_df) < MIN_TRAIN_ROWS:
+        raise DataError(
+            f"train data has {len(train_df)} usable row(s) after filtering; tuning needs at "
+            f"least {MIN_TRAIN_ROWS}: pass a larger --train file"
+        )
+    if config.data.recipe == TAXI_RECIPE:
+        if config.data.task not in ("auto", REGRESSION):
+            raise ConfigError(
+                "the nyc-taxi recipe predicts a duration (regression); drop data.task or set "
+                "data.recipe=tabular with your own --target"
+            )
+        task = Task(REGRESSION)
+    else:
+        task, note = decide_task(train_df[recipe.target], config.data.task, recipe.target)
+        if note:
+            notes.append(f"task: {note}")
+    metric = config.search.metric
+    if metric is not None:
+        from tunetrack.metrics import LOSSES
+
+        if metric not in LOSSES[task.kind]:
+            raise ConfigError(
+                f"search.metric {metric!r} does not score {task.kind}; choose one of: "
+                f"{', '.join(LOSSES[task.kind])}"
+            )
+    encoder = FeatureEncoder.fit(
+        train_df,
+        encoding=config.features.encoding,
+        categorical=recipe.categorical,
+        numeric=recipe.numeric,
+        cross=config.data.recipe == TAXI_RECIPE,
+    )
+    return StudyData(
+        recipe=recipe,
+        task=task,
+        encoder=encoder,
+        train=train_df,
+        valid=valid_df,
+        y_train=encode_target(train_df[recipe.target], task, "train", recipe.target),
+        y_valid=encode_target(valid_df[recipe.target], task, "valid", recipe.target),
+        notes=tuple(notes),
+    )
+
+
+def _recipe(config: StudyConfig, train: pd.DataFrame, notes: list[str]) -> Recipe:
+    if config.data.recipe != TABULAR_RECIPE:
+        return get_recipe(config.data.recipe)
+    features = config.features
+    assert config.data.target is not None  # build_config requires it for this recipe
+    choice = choose_columns(
+        train,
+        target=config.data.target,
+        numeric=features.numeric,
+        categorical=features.categorical,
+        datetime=features.datetime,
+        drop=features.drop,
+    )
+    kinds = [
+        f"{len(cols)} {kind}"
+        for kind, cols in (
+            ("numeric", choice.numeric),
+            ("categorical", choice.categorical),
+            ("datetime", choice.datetime),
+        )
+        if cols
+    ]
+    notes.append(f"features: {', '.join(kinds)}")
+    if choice.left_out:
+        shown = [f"{col} ({why})" for col, why in list(choice.left_out.items())[:_SHOWN_LEFT_OUT]]
+        more = len(choice.left_out) - _SHOWN_LEFT_OUT
+        notes.append(
+            "left out: "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more > 0 else "")
+            + " (list columns under features to choose them yourself)"
+        )
+    return TabularRecipe(
+        target=config.data.target,
+        categorical=choice.categorical,
+        raw_numeric=choice.numeric,
+        datetime=choice.datetime,
+    )
