@@ -51,9 +51,9 @@ def _model_dir(tmp_path: Path) -> Path:
 
 
 def _native(model_dir: Path) -> Predictor:
-    """The booster and encoder read straight from the model's files, without MLflow."""
+    """The model and encoder read straight from the model's files, without MLflow."""
     artifacts = model_dir / "artifacts"
-    return Predictor.load(artifacts / "booster.ubj", str(artifacts / "preprocess.json"))
+    return Predictor.load(artifacts / "model.ubj", str(artifacts / "preprocess.json"))
 
 
 def test_native_pyfunc_and_cli_agree_and_reproduce_the_trial(
@@ -98,7 +98,7 @@ def test_loading_never_unpickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     model_dir = _model_dir(tmp_path)
     files = [p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()]
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".joblib", ".cloudpickle"))]
-    assert "artifacts/booster.ubj" in files
+    assert "artifacts/model.ubj" in files
     assert "artifacts/preprocess.json" in files
     mlmodel = (model_dir / "MLmodel").read_text()
     assert "model_code_path" in mlmodel  # models-from-code, not a pickled PythonModel

@@ -54,7 +54,23 @@ def tune(
     valid: Annotated[
         str | None, typer.Option(help="Validation data: parquet/CSV path or URL.")
     ] = None,
-    model: Annotated[str | None, typer.Option(help="Model family, e.g. xgboost.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model family: xgboost, lightgbm, random_forest or linear; several "
+            "comma-separated, or all, to search across families."
+        ),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Column to predict in your own --train data.")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="regression or classification (default: inferred).")
+    ] = None,
+    valid_fraction: Annotated[
+        float | None,
+        typer.Option(help="Without --valid: share of --train rows that validate (seeded)."),
+    ] = None,
     max_evals: Annotated[int | None, typer.Option(help="Number of trials.")] = None,
     timeout: Annotated[
         float | None, typer.Option(help="Wall-clock budget in seconds for the whole study.")
@@ -87,6 +103,9 @@ def tune(
         train=train,
         valid=valid,
         model=model,
+        target=target,
+        task=task,
+        valid_fraction=valid_fraction,
         max_evals=max_evals,
         timeout=timeout,
         seed=seed,

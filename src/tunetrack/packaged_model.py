@@ -1,7 +1,7 @@
 """MLflow models-from-code wrapper for a tunetrack model (this file is logged as the code).
 
 MLflow executes this file when the model is loaded; nothing is unpickled. The wrapper
-reads the booster (XGBoost's UBJSON) and the preprocessing (JSON) from the model's
+reads the model (in its family's own format) and the preprocessing (JSON) from the model's
 artifacts and hands raw rows to :class:`tunetrack.predictor.Predictor`. Do not import
 this module from tunetrack: it registers itself with ``mlflow.models.set_model``.
 """
@@ -15,13 +15,13 @@ from mlflow.pyfunc import PythonModel
 
 
 class TunetrackModel(PythonModel):
-    """Raw trip rows (DataFrame or list of dicts) in, predicted minutes out."""
+    """Raw rows (DataFrame or list of dicts) in, predictions (numbers or labels) out."""
 
     def load_context(self, context):
         from tunetrack.predictor import Predictor
 
         self._predictor = Predictor.load(
-            context.artifacts["booster"], context.artifacts["preprocess"]
+            context.artifacts["model"], context.artifacts["preprocess"]
         )
 
     # A DataFrame hint tells MLflow not to infer a schema from it; the logged signature

@@ -1,7 +1,8 @@
-"""The deployable model's core: recipe + fitted encoder + booster, saved without pickle.
+"""The deployable model's core: recipe + fitted encoder + model, saved without pickle.
 
-Three files make a predictor: the booster in XGBoost's own UBJSON format, and one JSON
-file with the recipe name and the encoder's vocabularies. The MLflow wrapper
+Two files make a predictor: the model in its family's own format (XGBoost UBJSON,
+LightGBM text, skops for scikit-learn), and one JSON file with the recipe, the encoder's
+vocabularies, the family and the task (with its class labels). The MLflow wrapper
 (``packaged_model.py``) only loads these and calls :meth:`Predictor.predict`, so the
 same code scores rows in a notebook, in ``tunetrack predict`` and behind a server.
 """
@@ -18,22 +19,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunetrack.data import Recipe, get_recipe
+from tunetrack.data import Recipe, recipe_from_json
 from tunetrack.exceptions import DataError
 from tunetrack.features import FeatureEncoder
+from tunetrack.models import ModelFamily, Task, get_model
 
-BOOSTER_FILE = "booster.ubj"
 PREPROCESS_FILE = "preprocess.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Predictor:
-    """Raw rows in, minutes out: the recipe's cleaning, the encoder, then the booster."""
+    """Raw rows in, predictions out: the recipe's cleaning, the encoder, then the model.
+
+    Regression predicts numbers; classification predicts class labels (as the training
+    data spelled them), and :meth:`predict_proba` gives each class's probability.
+    """
 
     recipe: Recipe
     encoder: FeatureEncoder
-    booster: Any
+    family: ModelFamily
+    task: Task
+    model: Any
 
     @property
     def input_columns(self) -> tuple[str, ...]:
@@ -42,49 +49,64 @@ class Predictor:
     def predict(self, rows: Any) -> np.ndarray:
         """One prediction per input row; ``rows`` is a DataFrame, a dict or a list of dicts.
 
-        Extra columns are ignored, so raw monthly files and filtered tables both work.
+        Extra columns are ignored, so raw files and filtered tables both work.
         """
-        from tunetrack.models import xgboost as xgb_model
+        raw = self._raw(rows)
+        if not self.task.is_classification:
+            return raw
+        labels = np.empty(len(raw), dtype=object)
+        labels[:] = [self.task.classes[i] for i in raw.argmax(axis=1)] if len(raw) else []
+        return labels
 
-        frame = as_frame(rows)
+    def predict_proba(self, rows: Any) -> pd.DataFrame:
+        """Classification only: one column per class label, rows summing to 1."""
+        if not self.task.is_classification:
+            raise DataError("predict_proba needs a classification model; use predict")
+        return pd.DataFrame(self._raw(rows), columns=[str(c) for c in self.task.classes])
+
+    def _raw(self, rows: Any) -> np.ndarray:
+        frame = as_frame(rows, self.input_columns)
         features = self.recipe.prepare(frame, role="predict", with_target=False)
         if len(features) == 0:
-            return np.empty(0, dtype="float64")
-        return xgb_model.predict(self.booster, self.encoder.transform(features))
+            width = (0, self.task.n_classes) if self.task.is_classification else (0,)
+            return np.empty(width, dtype="float64")
+        return self.family.predict(self.model, self.encoder.transform(features), self.task)
 
     def save(self, directory: str | os.PathLike[str]) -> dict[str, str]:
         """Write the two files into ``directory``; returns MLflow's ``artifacts`` mapping."""
-        from tunetrack.models import xgboost as xgb_model
-
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        xgb_model.save_booster(self.booster, out / BOOSTER_FILE)
+        model_path = out / self.family.model_file
+        self.family.save(self.model, model_path)
         meta = {
             "format_version": FORMAT_VERSION,
-            "recipe": self.recipe.name,
+            "family": self.family.name,
+            "task": self.task.to_json(),
+            "recipe": self.recipe.to_json(),
             "encoder": self.encoder.to_json(),
         }
         (out / PREPROCESS_FILE).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        return {"booster": str(out / BOOSTER_FILE), "preprocess": str(out / PREPROCESS_FILE)}
+        return {"model": str(model_path), "preprocess": str(out / PREPROCESS_FILE)}
 
     @classmethod
-    def load(cls, booster_path: str | os.PathLike[str], preprocess_path: str) -> Predictor:
-        from tunetrack.models import xgboost as xgb_model
-
+    def load(cls, model_path: str | os.PathLike[str], preprocess_path: str) -> Predictor:
         meta = json.loads(Path(preprocess_path).read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
             raise DataError(
                 f"{preprocess_path} has format version {meta.get('format_version')!r}, this "
                 f"tunetrack reads {FORMAT_VERSION}; load the model with a matching tunetrack"
             )
+        family = get_model(meta["family"])
         return cls(
-            recipe=get_recipe(meta["recipe"]),
+            recipe=recipe_from_json(meta["recipe"]),
             encoder=FeatureEncoder.from_json(meta["encoder"]),
-            booster=xgb_model.load_booster(booster_path),
+            family=family,
+            task=Task.from_json(meta["task"]),
+            model=family.load(Path(model_path)),
         )
 
 
-def as_frame(rows: Any) -> pd.DataFrame:
+def as_frame(rows: Any, columns: Sequence[str] = ()) -> pd.DataFrame:
     """A DataFrame from a DataFrame, one dict, or a list of dicts (JSON records)."""
     if isinstance(rows, pd.DataFrame):
         return rows
@@ -93,7 +115,7 @@ def as_frame(rows: Any) -> pd.DataFrame:
     is_records = isinstance(rows, Sequence) and not isinstance(rows, str | bytes)
     if is_records and all(isinstance(r, Mapping) for r in rows):
         return pd.DataFrame(list(rows))
+    needs = f" with {', '.join(columns)}" if columns else ""
     raise DataError(
-        f"cannot predict from {type(rows).__name__}; pass a DataFrame or a list of dicts "
-        "with PULocationID, DOLocationID and trip_distance"
+        f"cannot predict from {type(rows).__name__}; pass a DataFrame or a list of dicts{needs}"
     )

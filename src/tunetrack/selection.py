@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, get_recipe, read_table
+from tunetrack.config import TAXI_RECIPE, StudyConfig, build_config
+from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, read_table
 from tunetrack.data.loaders import DATAFRAME_SOURCE, Table, frame_digest
 from tunetrack.exceptions import ConfigError, ModelError, first_line
-from tunetrack.features import FeatureEncoder
-from tunetrack.metrics import regression_metrics
-from tunetrack.models import get_model
+from tunetrack.metrics import score
+from tunetrack.models import FAMILY_KEY, ModelFamily, get_model
 from tunetrack.predictor import Predictor
+from tunetrack.preparation import StudyData, prepare_study_data, split
 from tunetrack.report.data import pareto_mask
 from tunetrack.study import Study, TrialRecord
 from tunetrack.tracking import TAG_PARENT, TAG_ROLE, Tracker
@@ -55,6 +56,9 @@ PACKAGED_MODEL_CODE = Path(__file__).with_name("packaged_model.py")
 RUNTIME_PACKAGES = (
     "mlflow",
     "xgboost",
+    "lightgbm",
+    "scikit-learn",
+    "skops",
     "pandas",
     "numpy",
     "scipy",
@@ -229,11 +233,15 @@ def ship(
 
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
-    if study.model != "xgboost":
-        raise ModelError(f"cannot ship a {study.model!r} study; only xgboost models ship")
+    family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
+    if autolog and family.name not in AUTOLOG_FLAVORS:
+        raise ConfigError(
+            f"--autolog records a boosting curve with MLflow's {'/'.join(AUTOLOG_FLAVORS)} "
+            f"autologging; trial {trial.number} is a {family.name} model, so drop --autolog"
+        )
     run_params = Tracker(study.tracking_uri).get_run(study.run_id).params
-    train_table = _study_table(study, "train", train, run_params)
-    valid_table = _study_table(study, "valid", valid, run_params)
+    config = build_config({**study.config, "space": None})
+    train_table, valid_table = _study_tables(study, config, train, valid, run_params)
 
     # Fluent runs (needed by autologging) go to the study's store; the caller's
     # tracking URI setting is restored afterwards, unset if it was unset.
@@ -246,7 +254,7 @@ def ship(
                 tags={
                     TAG_PARENT: study.run_id,
                     TAG_ROLE: ROLE_MODEL,
-                    "model": study.model,
+                    "model": family.name,
                     TAG_STUDY_RUN: study.run_id,
                     TAG_TRIAL_RUN: trial.run_id,
                     **({TAG_POLICY: policy} if policy else {}),
@@ -254,14 +262,17 @@ def ship(
             ) as run,
         ):
             try:
-                refit = _refit(study, trial, train_table, valid_table, run_params, autolog=autolog)
+                prepared = prepare_study_data(config, train_table, valid_table)
+                refit = _refit(study, trial, family, prepared, run_params, autolog=autolog)
                 info = _log_model(refit, Path(tmp), study.metric)
             except Exception:
-                # A model run without its model would mislead: leave nothing behind.
+                # A model run without its model would mislead: leave nothing behind. The
+                # run is ended first so leaving the `with` does not touch a deleted run.
+                mlflow.end_run("FAILED")
                 mlflow.tracking.MlflowClient(study.tracking_uri).delete_run(run.info.run_id)
                 raise
             metrics = {study.metric: refit.refit_value}
-            metrics["model_bytes"] = float(Path(tmp, "predictor", "booster.ubj").stat().st_size)
+            metrics["model_bytes"] = float(Path(tmp, "predictor", family.model_file).stat().st_size)
             mlflow.log_metrics(metrics)
             shipped = Shipped(
                 model_uri=info.model_uri,
@@ -274,6 +285,31 @@ def ship(
         if register:
             shipped = _register(shipped, study, register, alias, policy)
     return shipped
+
+
+def _study_tables(
+    study: Study,
+    config: StudyConfig,
+    train: str | pd.DataFrame | None,
+    valid: str | pd.DataFrame | None,
+    run_params: dict[str, str],
+) -> tuple[Table, Table]:
+    """The study's train and validation tables, read (or split) as the study did."""
+    train_table = _study_table(study, "train", train, run_params)
+    data = config.data
+    was_split = data.valid is None and (
+        data.recipe != TAXI_RECIPE or data.valid_fraction is not None or data.split_column
+    )
+    if valid is not None or not was_split:
+        return train_table, _study_table(study, "valid", valid, run_params)
+    train_table, valid_table, _ = split(train_table, data, config.search.seed)
+    expected = run_params.get("data.valid_sha256")
+    if expected and expected != valid_table.digest:
+        raise ModelError(
+            f"splitting {train_table.source} again does not give study {study.run_id}'s "
+            "validation rows (sha256 differs); pass --train with the study's original file"
+        )
+    return train_table, valid_table
 
 
 def _study_table(
@@ -327,57 +363,52 @@ def _logged_source(study: Study, role: str) -> str | None:
 def _refit(
     study: Study,
     trial: TrialRecord,
-    train_table: Table,
-    valid_table: Table,
+    family: ModelFamily,
+    prepared: StudyData,
     run_params: dict[str, str],
     *,
     autolog: bool,
 ) -> _Refit:
-    """The study's data preparation, then the trial's exact training run, then a check."""
-    from tunetrack.models import xgboost as xgb_model
+    """The trial's exact training run again (its params, its kept rounds), then a check
+    that both the refit and the packaged path (raw rows -> recipe -> encoder -> model)
+    score what the trial logged."""
+    import mlflow
 
     config = study.config
-    recipe = get_recipe(config["data"]["recipe"])
-    family = get_model(study.model)
-    train_df = recipe.prepare(train_table.frame, role="train")
-    valid_df = recipe.prepare(valid_table.frame, role="valid")
-    encoder = FeatureEncoder.fit(
-        train_df,
-        encoding=config["features"]["encoding"],
-        categorical=recipe.categorical,
-        numeric=recipe.numeric,
-    )
-    y_valid = valid_df[recipe.target].to_numpy(dtype="float64")
+    task = prepared.task
     data = family.prepare(
-        encoder.transform(train_df),
-        train_df[recipe.target].to_numpy(dtype="float64"),
-        encoder.transform(valid_df),
-        y_valid,
+        prepared.x_train(), prepared.y_train, prepared.x_valid(), prepared.y_valid, task
     )
+    params = {k: v for k, v in trial.params.items() if k != FAMILY_KEY}
     best_iteration = trial.value("best_iteration")
-    rounds = int(best_iteration) + 1 if best_iteration is not None else None
-    rounds = rounds or int(config["model"]["num_boost_round"])
+    rounds = int(config["model"]["num_boost_round"])
+    if family.boosted and best_iteration is not None:
+        rounds = int(best_iteration) + 1
+    fixed = dict(config["model"].get("params") or {})
     nthread = run_params.get("nthread")
+    if family.name == "xgboost" and nthread and nthread.isdigit():
+        fixed.setdefault("nthread", int(nthread))  # the trials' threads: same floating sums
     kwargs: dict[str, Any] = dict(
-        num_boost_round=rounds,
-        fixed_params=config["model"].get("params") or {},
-        nthread=int(nthread) if nthread and nthread.isdigit() else None,
+        num_boost_round=rounds, early_stopping_rounds=None, fixed_params=fixed
     )
     if autolog:
-        booster = _autologged_refit(trial.params, data, kwargs)
+        fit = _autologged_refit(family, params, data, kwargs)
     else:
-        booster = xgb_model.refit(trial.params, data, **kwargs)
-        import mlflow
+        fit = family.fit(params, data, **kwargs)
+        mlflow.log_params(
+            {**fixed, **params, **({"num_boost_round": rounds} if family.boosted else {})}
+        )
 
-        params = xgb_model.training_params(trial.params, kwargs["fixed_params"], kwargs["nthread"])
-        mlflow.log_params({**params, "num_boost_round": rounds})
-
-    predictor = Predictor(recipe, encoder, booster)
+    predictor = Predictor(prepared.recipe, prepared.encoder, family, task, fit.model)
     metric = study.metric
     logged = trial.metrics[metric]
-    refit_value = regression_metrics(y_valid, xgb_model.predict_valid(booster, data))[metric]
-    # The packaged path (raw rows -> recipe -> encoder -> booster) must agree as well.
-    raw_value = regression_metrics(y_valid, predictor.predict(valid_df))[metric]
+    refit_value = score(task, prepared.y_valid, fit.predictions)[metric]
+    packaged = (
+        predictor.predict_proba(prepared.valid).to_numpy()
+        if task.is_classification
+        else (predictor.predict(prepared.valid))
+    )
+    raw_value = score(task, prepared.y_valid, packaged)[metric]
     for what, value in (("refit", refit_value), ("packaged model", raw_value)):
         if abs(value - logged) > REPRODUCE_TOLERANCE * max(1.0, abs(logged)):
             raise ModelError(
@@ -385,22 +416,26 @@ def _refit(
                 f"{logged:.9g}; the data or library versions differ from the study's, so "
                 "pass the study's original --train/--valid files or re-run the study"
             )
-    example = valid_df[list(recipe.features)].head(3).reset_index(drop=True)
+    example = prepared.valid[list(prepared.recipe.features)].head(3).reset_index(drop=True)
     return _Refit(predictor=predictor, refit_value=refit_value, example=example)
 
 
-def _autologged_refit(params: Any, data: Any, kwargs: dict[str, Any]) -> Any:
-    """The tutorial's one-line step: MLflow's XGBoost autologging records the params, the
-    per-round validation metric, feature importance and an XGBoost-flavor model."""
+# Families whose MLflow autologging records the per-round validation curve and a model in
+# the library's own format (not pickle).
+AUTOLOG_FLAVORS = ("xgboost", "lightgbm")
+
+
+def _autologged_refit(family: ModelFamily, params: Any, data: Any, kwargs: dict[str, Any]) -> Any:
+    """The tutorial's one-line step: MLflow's autologging records the params, the
+    per-round validation metric, feature importance and a model in the library's flavor."""
     import mlflow
 
-    from tunetrack.models import xgboost as xgb_model
-
-    mlflow.xgboost.autolog(log_models=True, log_input_examples=False, silent=True)
+    flavor = getattr(mlflow, family.name)
+    flavor.autolog(log_models=True, log_input_examples=False, silent=True)
     try:
-        return xgb_model.refit(params, data, log_evals=True, **kwargs)
+        return family.fit(params, data, **kwargs)
     finally:
-        mlflow.xgboost.autolog(disable=True)
+        flavor.autolog(disable=True)
 
 
 def _log_model(refit: _Refit, tmp: Path, metric: str) -> Any:
@@ -417,6 +452,7 @@ def _log_model(refit: _Refit, tmp: Path, metric: str) -> Any:
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
     )
     numeric = set(refit.predictor.recipe.numeric)
+    task = refit.predictor.task
     signature = ModelSignature(
         inputs=Schema(
             [
@@ -426,7 +462,9 @@ def _log_model(refit: _Refit, tmp: Path, metric: str) -> Any:
                 for c in refit.predictor.input_columns
             ]
         ),
-        outputs=Schema([ColSpec("double")]),
+        outputs=Schema(
+            [ColSpec(_output_type(task.classes) if task.is_classification else "double")]
+        ),
     )
     return mlflow.pyfunc.log_model(
         name=MODEL_NAME,
@@ -438,6 +476,17 @@ def _log_model(refit: _Refit, tmp: Path, metric: str) -> Any:
         input_example=refit.example,
         metadata={"tunetrack": {"metric": metric, "refit_value": refit.refit_value}},
     )
+
+
+def _output_type(classes: Sequence[Any]) -> str:
+    """MLflow's column type for predicted labels, from the training labels' type."""
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return "long"
+    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes):
+        return "double"
+    return "string"
 
 
 def pinned_requirements() -> list[str]:

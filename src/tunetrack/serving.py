@@ -94,7 +94,8 @@ def predict_file(
             result = pd.DataFrame({ROW_COLUMN: np.arange(rows, rows + len(frame), dtype="int64")})
             for column in id_columns:
                 result[column] = frame[column].to_numpy()
-            result[PREDICTION_COLUMN] = predictions.astype("float64").reshape(len(frame))
+            # Numbers for regression, the training data's labels for classification.
+            result[PREDICTION_COLUMN] = predictions.reshape(len(frame))
             writer.write(result)
             rows += len(frame)
             batches += 1

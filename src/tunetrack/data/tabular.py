@@ -76,6 +76,8 @@ class TabularRecipe(Recipe):
             columns[col] = _as_numbers(frame[col], col, role)
         for col in self.datetime:
             stamps = _as_datetimes(frame[col], col, role)
+            # The column itself stays too: prepared rows are valid input rows again.
+            columns[col] = stamps
             for part in DATETIME_PARTS:
                 columns[f"{col}_{part}"] = getattr(stamps.dt, part).astype("float64")
         out = pd.DataFrame(columns, index=frame.index)
