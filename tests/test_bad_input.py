@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,6 +42,22 @@ def _shifted(frame: pd.DataFrame, minutes: float) -> pd.DataFrame:
     frame = frame.copy()
     frame["lpep_dropoff_datetime"] = frame["lpep_pickup_datetime"] + pd.Timedelta(minutes=minutes)
     return frame
+
+
+def _tabular(tmp: Path, *, valid_label: str | None = None, one_class: bool = False) -> list[str]:
+    """A user's own CSV pair (not taxis): --train/--valid args for it."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for n in (60, 30):
+        frame = pd.DataFrame({"num": rng.normal(size=n), "cat": rng.choice(["a", "b"], n)})
+        frame["y"] = 2 * frame["num"] + rng.normal(size=n)
+        frame["label"] = "same" if one_class else np.where(frame["y"] > 0, "high", "low")
+        frames.append(frame)
+    if valid_label is not None:
+        frames[1].loc[0, "label"] = valid_label
+    frames[0].to_csv(tmp / "own_train.csv", index=False)
+    frames[1].to_csv(tmp / "own_valid.csv", index=False)
+    return ["--train", str(tmp / "own_train.csv"), "--valid", str(tmp / "own_valid.csv")]
 
 
 # Each case: (id, builder of extra CLI args from a tmp dir, words the message must hold).
@@ -147,6 +164,64 @@ CASES: list[Case] = [
         ["/proc/tt"],
     ),
     ("malformed tracking URI", lambda t: ["--tracking-uri", "sqlite://"], ["sqlite"]),
+    (
+        "unknown target column",
+        lambda t: [*_tabular(t), "--target", "nope"],
+        ["no target column 'nope'", "--target"],
+    ),
+    (
+        "regression on a label target",
+        lambda t: [*_tabular(t), "--target", "label", "--task", "regression"],
+        ["not numbers", "--task classification"],
+    ),
+    (
+        "a validation class the train data lacks",
+        lambda t: [*_tabular(t, valid_label="unheard"), "--target", "label"],
+        ["'unheard'", "train data lacks"],
+    ),
+    (
+        "a target with one class",
+        lambda t: [*_tabular(t, one_class=True), "--target", "label", "--task", "classification"],
+        ["at least two"],
+    ),
+    ("unknown task", lambda t: [*_tabular(t), "--target", "y", "--task", "clustering"], ["task"]),
+    (
+        "a validation file and a fraction",
+        lambda t: [*_tabular(t), "--target", "y", "--valid-fraction", "0.2"],
+        ["nothing to split"],
+    ),
+    (
+        "a fraction out of range",
+        lambda t: ["--set", "data.valid_fraction=1.5"],
+        ["data.valid_fraction", "between 0 and 1"],
+    ),
+    (
+        "a loss of the other task",
+        lambda t: [*_tabular(t), "--target", "y", "--set", "search.metric=log_loss"],
+        ["log_loss", "regression", "rmse"],
+    ),
+    ("unknown metric", lambda t: ["--set", "search.metric=auc"], ["search.metric", "log_loss"]),
+    (
+        "fixed params for several families",
+        lambda t: ["--model", "xgboost,linear", "--set", "model.params.nthread=1"],
+        ["model.params", "branch"],
+    ),
+    ("unknown family in a list", lambda t: ["--model", "xgboost,catboost"], ["catboost"]),
+    (
+        "a target the taxi recipe cannot predict",
+        lambda t: ["--target", "fare_amount", "--set", "data.recipe=nyc-taxi"],
+        ["nyc-taxi", "data.recipe=tabular"],
+    ),
+    (
+        "a feature list naming a missing column",
+        lambda t: [*_tabular(t), "--target", "y", "--set", "features.numeric=[num, nope]"],
+        ["features.numeric", "'nope'"],
+    ),
+    (
+        "a cross-family space without family branches",
+        lambda t: ["--model", "xgboost,linear", "--set", "space.max_depth=quniform(2, 4, 1)"],
+        ["family"],
+    ),
     (
         "unknown tracking scheme",
         lambda t: ["--tracking-uri", "mongo://localhost/db"],

@@ -44,10 +44,19 @@ def family_branches(described: Mapping[str, Any], names: Sequence[str]) -> dict[
     """
     if len(names) == 1:
         return {names[0]: set(_leaf_names(described)) - {FAMILY_KEY}}
-    choices = [v for v in described.values() if isinstance(v, Mapping) and "choice" in v]
     branches: dict[str, set[str]] = {}
-    for choice in choices:
-        for option in choice["choice"]:
+    for key, value in described.items():
+        options = value.get("choice") if isinstance(value, Mapping) else None
+        if not isinstance(options, list) or not all(
+            isinstance(o, Mapping) and FAMILY_KEY in o for o in options
+        ):
+            raise ConfigError(
+                f"space.{key} sits outside the family branches, but with several families "
+                f"(model.name {', '.join(names)}) every parameter belongs to one family's "
+                f"branch: a choice of sub-spaces that each set '{FAMILY_KEY}: NAME'; write "
+                "the space in a YAML config"
+            )
+        for option in options:
             if isinstance(option, Mapping) and FAMILY_KEY in option:
                 family = str(option[FAMILY_KEY])
                 if family not in names:
@@ -57,12 +66,6 @@ def family_branches(described: Mapping[str, Any], names: Sequence[str]) -> dict[
                         "the branch"
                     )
                 branches.setdefault(family, set()).update(set(_leaf_names(option)) - {FAMILY_KEY})
-    if not branches:
-        raise ConfigError(
-            f"model.name lists {', '.join(names)}, so the space must be a choice of "
-            f"sub-spaces that each set '{FAMILY_KEY}: NAME'; or leave the space out for "
-            "the families' defaults"
-        )
     return branches
 
 
