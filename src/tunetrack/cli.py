@@ -219,6 +219,9 @@ def _print_summary(study: Any) -> None:
         f"(trial #{best.number}, numbered from 0; {_count(len(finished), 'trial')}{failed})",
         highlight=False,
     )
+    others = [f"{m} {best.metrics[m]:.4f}" for m in SIDE_METRICS if m in best.metrics]
+    if others and study.metric not in SIDE_METRICS:
+        out.print(f"  with {', '.join(others)}", highlight=False)
     budget = study.config["search"]["max_evals"]
     if len(finished) < budget and study.stop_reason in STOP_REASONS:
         out.print(
@@ -246,6 +249,9 @@ def _print_summary(study: Any) -> None:
     ):
         out.print(f"  {line}", highlight=False, soft_wrap=True)
 
+
+# Classification scores shown beside the loss in the summary.
+SIDE_METRICS = ("auc", "accuracy", "f1")
 
 STOP_REASONS = {
     "timeout": "the time budget (search.timeout) ran out",
