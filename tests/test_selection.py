@@ -182,3 +182,16 @@ def test_select_errors_are_one_line_exit_2() -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
         assert words in lines[0], result.stderr
+
+
+def test_ship_leaves_the_callers_tracking_setting_as_it_was(tracking_uri: str) -> None:
+    import os
+
+    import mlflow
+
+    study = tune_sample(max_evals=1)
+    ship(study, study.best, register="kept")
+    # MLflow's own temporary-URI helper unsets the variable on the way out.
+    assert os.environ["MLFLOW_TRACKING_URI"] == tracking_uri
+    assert mlflow.get_tracking_uri() == tracking_uri
+    assert MlflowClient(tracking_uri).get_registered_model("kept").name == "kept"

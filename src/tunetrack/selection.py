@@ -19,9 +19,11 @@ import dataclasses
 import importlib.metadata
 import json
 import math
+import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ ROLE_MODEL = "model"
 TAG_STUDY_RUN = "tunetrack.study_run_id"
 TAG_TRIAL_RUN = "tunetrack.trial_run_id"
 TAG_POLICY = "tunetrack.policy"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 PACKAGED_MODEL_CODE = Path(__file__).with_name("packaged_model.py")
 # What the model needs at load time, pinned to the versions it was built with.
 RUNTIME_PACKAGES = (
@@ -229,7 +232,6 @@ def ship(
     """Refit ``trial`` once, log it as a pickle-free pyfunc model under a run nested in the
     study, and register it as ``register`` (moving ``alias`` to the new version)."""
     import mlflow
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
@@ -245,7 +247,7 @@ def ship(
 
     # Fluent runs (needed by autologging) go to the study's store; the caller's
     # tracking URI setting is restored afterwards, unset if it was unset.
-    with _use_tracking_uri(study.tracking_uri):
+    with _tracking_uri_for(study.tracking_uri):
         with (
             tempfile.TemporaryDirectory(prefix="tunetrack-ship-") as tmp,
             mlflow.start_run(
@@ -285,6 +287,25 @@ def ship(
         if register:
             shipped = _register(shipped, study, register, alias, policy)
     return shipped
+
+
+@contextmanager
+def _tracking_uri_for(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API at ``uri`` for a while, then restore both the global
+    setting and ``MLFLOW_TRACKING_URI`` exactly (MLflow's own helper unsets the variable,
+    which silently moved later calls in the same process to another store)."""
+    from mlflow.tracking._tracking_service import utils
+
+    saved_global, saved_env = utils._tracking_uri, os.environ.get(TRACKING_URI_ENV)
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(saved_global)
+        if saved_env is None:
+            os.environ.pop(TRACKING_URI_ENV, None)
+        else:
+            os.environ[TRACKING_URI_ENV] = saved_env
 
 
 def _study_tables(
