@@ -350,12 +350,16 @@ def _print_selection(selection: Any) -> None:
     shown = frame[frame["within_tolerance"] | frame["pareto"] | frame["chosen"]]
     shown = shown.head(_MAX_TABLE_ROWS)
     table = Table(title=f"policy {selection.policy}, tolerance {100 * selection.tolerance:g}%")
-    for name in ("trial", selection.metric, "gap %", "fit s", "model KB", "within", "pareto", ""):
-        table.add_column(name, justify="right" if name not in ("", "within", "pareto") else "left")
+    across = "family" in frame.columns
+    names = ["trial", *(["family"] if across else []), selection.metric, "gap %", "fit s"]
+    for name in [*names, "model KB", "within", "pareto", ""]:
+        left = name in ("", "within", "pareto", "family")
+        table.add_column(name, justify="left" if left else "right")
     for row in shown.itertuples(index=False):
         r = row._asdict()
         table.add_row(
             str(r["trial"]),
+            *([str(r["family"])] if across else []),
             f"{r[selection.metric]:.4f}",
             f"{r['gap_pct']:.2f}",
             f"{r['fit_seconds']:.3f}",

@@ -98,10 +98,13 @@ class Selection:
     reason: str
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per successful trial, best metric first; ``chosen`` marks the pick."""
+        """One row per successful trial, best metric first; ``chosen`` marks the pick.
+        A study across families adds each trial's ``family``."""
+        across = any(FAMILY_KEY in c.trial.params for c in self.candidates)
         rows = [
             {
                 "trial": c.trial.number,
+                **({"family": c.trial.params.get(FAMILY_KEY)} if across else {}),
                 self.metric: c.value,
                 "gap_pct": 100 * c.gap,
                 "fit_seconds": c.fit_seconds,

@@ -74,6 +74,8 @@ def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
     png.tradeoffs(costs, metric, out / "tradeoffs.png")
     top = data.top_trials(study, k=20)
     top.to_csv(out / "top_trials.csv", index=False)
+    by_family = data.families(study)
+    by_family.to_csv(out / "families.csv", index=False)
     path = out / REPORT_FILE
-    path.write_text(page.render(study, drawn, top), encoding="utf-8")
+    path.write_text(page.render(study, drawn, top, by_family), encoding="utf-8")
     return path

@@ -18,6 +18,9 @@ import pandas as pd
 from tunetrack.space import Leaf, space_leaves
 from tunetrack.study import Study
 
+# The param a cross-family study's trials carry (tunetrack.models.FAMILY_KEY).
+FAMILY_PARAM = "family"
+
 ABSENT_LABEL = "(absent)"
 COST_METRICS = ("fit_seconds", "model_bytes")
 MIN_TRIALS_FOR_IMPORTANCE = 5
@@ -413,6 +416,46 @@ def top_trials(study: Study, k: int = 10) -> pd.DataFrame:
     frame = done.drop(columns=["state"]).rename(columns={"value": study.metric})
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
+
+
+def families(study: Study) -> pd.DataFrame:
+    """One row per model family the study searched: trials, failures, its best metric and
+    the median cost of its completed trials, best family first."""
+    rows: dict[str, dict[str, Any]] = {}
+    for trial in study.trials:
+        family = str(trial.params.get(FAMILY_PARAM, study.model))
+        row = rows.setdefault(
+            family, {"family": family, "trials": 0, "failed": 0, "values": [], "fit": [], "kb": []}
+        )
+        row["trials"] += 1
+        row["failed"] += trial.state == "failed"
+        value = trial.value(study.metric) if trial.state == "ok" else None
+        if value is not None:
+            row["values"].append(value)
+            row["fit"].append(trial.metrics.get("fit_seconds", math.nan))
+            row["kb"].append(trial.metrics.get("model_bytes", math.nan) / 1024)
+    table = pd.DataFrame(
+        [
+            {
+                "family": r["family"],
+                "trials": r["trials"],
+                "failed": r["failed"],
+                f"best {study.metric}": min(r["values"], default=math.nan),
+                "median fit s": float(np.median(r["fit"])) if r["fit"] else math.nan,
+                "median model KB": float(np.median(r["kb"])) if r["kb"] else math.nan,
+            }
+            for r in rows.values()
+        ],
+        columns=[
+            "family",
+            "trials",
+            "failed",
+            f"best {study.metric}",
+            "median fit s",
+            "median model KB",
+        ],
+    )
+    return table.sort_values(f"best {study.metric}", kind="stable").reset_index(drop=True)
 
 
 # -- helpers ------------------------------------------------------------------------------------

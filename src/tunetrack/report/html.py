@@ -24,8 +24,10 @@ def render(
     study: Study,
     figures: Mapping[str, tuple[str, Any, str]],
     top: pd.DataFrame,
+    families: pd.DataFrame | None = None,
 ) -> str:
-    """``figures``: name -> (heading, plotly figure, note). Returns the whole page."""
+    """``figures``: name -> (heading, plotly figure, note); ``families``: one row per
+    model family, shown when the study searched more than one. Returns the whole page."""
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
@@ -59,9 +61,19 @@ def render(
         f"<title>tunetrack report: {html.escape(study.run_id)}</title>"
         f"<style>{_STYLE}</style><script>{get_plotlyjs()}</script></head><body>"
         f"<h1>tunetrack study report</h1><p class='meta'>{meta}{best}</p>"
-        f"{''.join(sections)}"
+        f"{_families_section(families)}{''.join(sections)}"
         f"<section data-table='top'><h2>Top trials</h2>{_table(top)}</section>"
         "</body></html>"
+    )
+
+
+def _families_section(families: pd.DataFrame | None) -> str:
+    if families is None or len(families) < 2:
+        return ""
+    return (
+        "<section data-table='families'><h2>Model families</h2><p class='note'>Each "
+        "family's trials in this one search; TPE spends more trials on the families that "
+        f"do well.</p>{_table(families)}</section>"
     )
 
 
