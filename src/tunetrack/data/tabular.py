@@ -23,7 +23,7 @@ from tunetrack.exceptions import DataError
 # MIN_ID_VALUES) look like identifiers or free text: they cannot generalise.
 ID_SHARE = 0.5
 MIN_ID_VALUES = 50
-DATETIME_PARTS = ("year", "month", "day", "dayofweek", "hour")
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
 _DATE_PROBE_ROWS = 200
 
 
