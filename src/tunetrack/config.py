@@ -196,11 +196,11 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 
 
 def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
-    from tunetrack.models import get_model
+    from tunetrack.models import Task, get_model
 
     model = raw.get("model") or {}
     name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
-    return copy.deepcopy(dict(get_model(str(name)).default_space()))
+    return copy.deepcopy(dict(get_model(str(name)).default_space(Task())))
 
 
 def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:

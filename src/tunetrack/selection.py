@@ -34,7 +34,7 @@ from tunetrack.data.loaders import DATAFRAME_SOURCE, Table, frame_digest
 from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.features import FeatureEncoder
 from tunetrack.metrics import regression_metrics
-from tunetrack.models import get_model
+from tunetrack.models import Task, get_model
 from tunetrack.predictor import Predictor
 from tunetrack.report.data import pareto_mask
 from tunetrack.study import Study, TrialRecord
@@ -353,6 +353,7 @@ def _refit(
         train_df[recipe.target].to_numpy(dtype="float64"),
         encoder.transform(valid_df),
         y_valid,
+        Task(),  # regression until task detection lands
     )
     best_iteration = trial.value("best_iteration")
     rounds = int(best_iteration) + 1 if best_iteration is not None else None

@@ -26,7 +26,7 @@ from tunetrack.data.loaders import Table
 from tunetrack.exceptions import ConfigError, DataError, StudyFailedError, StudyInterrupted
 from tunetrack.features import FeatureEncoder
 from tunetrack.metrics import regression_metrics
-from tunetrack.models import ModelFamily, TrainingData, get_model
+from tunetrack.models import ModelFamily, Task, TrainingData, get_model
 from tunetrack.progress import TrialProgress
 from tunetrack.search import PastTrial, TrialOutcome, check_algorithm, run_hyperopt
 from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
@@ -234,7 +234,7 @@ def _prepare_inputs(
 ) -> _Inputs:
     family = get_model(config.model.name)
     recipe = get_recipe(config.data.recipe)
-    space_spec = config.space if config.space is not None else family.default_space()
+    space_spec = config.space if config.space is not None else family.default_space(Task())
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
     family.check_param_names(space_leaves(described_space), where="space")
@@ -261,6 +261,7 @@ def _prepare_inputs(
         train_df[recipe.target].to_numpy(dtype="float64"),
         encoder.transform(valid_df),
         valid_df[recipe.target].to_numpy(dtype="float64"),
+        Task(),  # regression until task detection lands
     )
     datasets = [
         _dataset(train_table, train_df, "train", recipe.target),

@@ -1,12 +1,36 @@
-"""Model families behind one base class, looked up by name."""
+"""Model families behind one base class, looked up by name.
+
+Each family module imports its library inside its functions, so importing this registry
+(and tunetrack) stays cheap.
+"""
 
 from __future__ import annotations
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, TrainingData
+from tunetrack.models.base import (
+    CLASSIFICATION,
+    REGRESSION,
+    TASKS,
+    FitResult,
+    ModelFamily,
+    Pruner,
+    Task,
+    TrainingData,
+)
+from tunetrack.models.lightgbm import LightGBMFamily
+from tunetrack.models.linear import LinearFamily
+from tunetrack.models.random_forest import RandomForestFamily
 from tunetrack.models.xgboost import XGBoostFamily
 
-MODELS: dict[str, ModelFamily] = {"xgboost": XGBoostFamily()}
+MODELS: dict[str, ModelFamily] = {
+    family.name: family
+    for family in (
+        XGBoostFamily(),
+        LightGBMFamily(),
+        RandomForestFamily(),
+        LinearFamily(),
+    )
+}
 
 
 def get_model(name: str) -> ModelFamily:
@@ -18,4 +42,15 @@ def get_model(name: str) -> ModelFamily:
         ) from None
 
 
-__all__ = ["MODELS", "FitResult", "ModelFamily", "TrainingData", "get_model"]
+__all__ = [
+    "CLASSIFICATION",
+    "MODELS",
+    "REGRESSION",
+    "TASKS",
+    "FitResult",
+    "ModelFamily",
+    "Pruner",
+    "Task",
+    "TrainingData",
+    "get_model",
+]

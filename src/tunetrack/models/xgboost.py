@@ -11,12 +11,13 @@ import difflib
 import os
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 DEFAULT_SPACE: dict[str, Any] = {
@@ -115,6 +116,8 @@ ALIASES = (
 
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+    boosted = True
+    model_file = "model.ubj"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
@@ -132,18 +135,23 @@ class XGBoostFamily(ModelFamily):
                     "keep one"
                 )
 
-    def default_space(self) -> Mapping[str, Any]:
+    def default_space(self, task: Task) -> Mapping[str, Any]:
+        if task.is_classification:
+            # The objective follows from the classes (see fit), so it is not in the space.
+            return {k: v for k, v in DEFAULT_SPACE.items() if k != "objective"}
         return DEFAULT_SPACE
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray
+        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
     ) -> TrainingData:
         import xgboost as xgb
 
         categorical = _has_categories(x_train)
         train = xgb.QuantileDMatrix(x_train, y_train, enable_categorical=categorical)
         valid = xgb.QuantileDMatrix(x_valid, y_valid, enable_categorical=categorical, ref=train)
-        return TrainingData(train=train, valid=valid, y_valid=np.asarray(y_valid, dtype="float64"))
+        return TrainingData(
+            train=train, valid=valid, y_valid=np.asarray(y_valid, dtype="float64"), task=task
+        )
 
     def fit(
         self,
@@ -154,11 +162,14 @@ class XGBoostFamily(ModelFamily):
         early_stopping_rounds: int | None,
         fixed_params: Mapping[str, Any],
         deadline: float | None = None,
+        pruner: Pruner | None = None,
     ) -> FitResult:
         import xgboost as xgb
 
-        merged = training_params(params, fixed_params)
+        merged = {**task_params(data.task), **training_params(params, fixed_params)}
         stopper = _deadline_callback(deadline) if deadline is not None else None
+        watcher = _pruning_callback(pruner) if pruner is not None else None
+        callbacks = [cb for cb in (stopper, watcher) if cb is not None]
         started = time.perf_counter()
         booster = xgb.train(
             merged,
@@ -167,20 +178,52 @@ class XGBoostFamily(ModelFamily):
             evals=[(data.valid, "validation")],
             early_stopping_rounds=early_stopping_rounds,
             verbose_eval=False,
-            callbacks=[stopper] if stopper is not None else None,
+            callbacks=callbacks or None,
         )
         fit_seconds = time.perf_counter() - started
         best_iteration = _best_iteration(booster)
         # The model worth keeping ends at the best round; measure that one.
         kept = booster[: best_iteration + 1]
-        predictions = kept.predict(data.valid)
         return FitResult(
-            predictions=np.asarray(predictions, dtype="float64"),
+            predictions=_shaped(kept.predict(data.valid), data.task),
             fit_seconds=fit_seconds,
             model_bytes=len(kept.save_raw(raw_format="ubj")),
+            model=kept,
             best_iteration=best_iteration,
             stopped_early_by="deadline" if stopper is not None and stopper.fired else None,
+            pruned_at=watcher.pruned_at if watcher is not None else None,
         )
+
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(x, enable_categorical=_has_categories(x))
+        return _shaped(model.predict(matrix), task)
+
+    def save(self, model: Any, path: Path) -> int:
+        return save_booster(model, path)
+
+    def load(self, path: Path) -> Any:
+        return load_booster(path)
+
+
+def task_params(task: Task) -> dict[str, Any]:
+    """The objective and the early-stopping metric a task implies; user settings win.
+
+    Classification watches the validation log loss, the default loss of a classifier."""
+    if not task.is_classification:
+        return {}
+    if task.n_classes <= 2:
+        return {"objective": "binary:logistic", "eval_metric": "logloss"}
+    return {"objective": "multi:softprob", "num_class": task.n_classes, "eval_metric": "mlogloss"}
+
+
+def _shaped(raw: Any, task: Task) -> np.ndarray:
+    """Predictions in the base module's shapes: binary ``p`` becomes ``(1 - p, p)``."""
+    out = np.asarray(raw, dtype="float64")
+    if task.is_classification and out.ndim == 1:
+        out = np.column_stack([1.0 - out, out])
+    return out
 
 
 def training_params(
@@ -267,3 +310,24 @@ def _deadline_callback(deadline: float) -> Any:
             return self.fired
 
     return DeadlineCallback()
+
+
+def _pruning_callback(pruner: Pruner) -> Any:
+    """Asks ``pruner`` after each round with the latest validation metric (the one early
+    stopping watches); stops boosting when it says the trial trails. Rounds are 0-based."""
+    import xgboost as xgb
+
+    class PruningCallback(xgb.callback.TrainingCallback):
+        pruned_at: int | None = None
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            metrics = evals_log.get("validation") or {}
+            if not metrics:
+                return False
+            value = float(list(metrics.values())[-1][-1])
+            if pruner.should_prune(epoch, value):
+                self.pruned_at = epoch
+                return True
+            return False
+
+    return PruningCallback()
