@@ -80,7 +80,8 @@ class RandomForestFamily(ModelFamily):
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
         cls = RandomForestClassifier if data.task.is_classification else RandomForestRegressor
-        merged: dict[str, Any] = {"n_jobs": -1, **fixed_params, **params}
+        # All cores, and a fixed seed unless the space sets one: a trial repeats exactly.
+        merged: dict[str, Any] = {"n_jobs": -1, "random_state": 0, **fixed_params, **params}
         if not merged.get("bootstrap", True):
             merged.pop("max_samples", None)  # scikit-learn rejects it without bootstrap
         x, y = data.train
