@@ -305,3 +305,24 @@ def test_skops_file_with_an_unexpected_type_is_refused(name: str, tmp_path: Path
     family.save({"task": Task()}, path)  # an object no family ever saves
     with pytest.raises(ModelError, match=r"tunetrack\.models\.base\.Task"):
         family.load(path)
+
+
+def test_lightgbm_refuses_dataset_settings_and_doubled_aliases() -> None:
+    family = MODELS["lightgbm"]
+    with pytest.raises(ConfigError, match="Dataset setting"):
+        family.check_param_names(["max_bin"], where="model.params")
+    with pytest.raises(ConfigError, match="two names of one LightGBM parameter"):
+        family.check_param_names(["eta", "learning_rate"], where="space")
+    family.check_param_names(["min_child_samples", "colsample_bytree"], where="space")
+
+
+def test_linear_family_names_its_branch_in_the_sampled_params() -> None:
+    family = MODELS["linear"]
+    kinds = {o["kind"] for o in family.default_space(Task())["kind"]["choice"]}
+    assert kinds == {"ridge", "lasso", "elastic_net"}
+    result = fit(family, "regression", {"kind": "elastic_net", "alpha": 0.01, "l1_ratio": 0.5})
+    assert type(result.model[-1]).__name__ == "ElasticNet"
+    result = fit(family, "binary", {"penalty": "l1", "C": 1.0})
+    assert result.model[-1].l1_ratio == 1.0
+    with pytest.raises(ConfigError, match="kind must be one of"):
+        fit(family, "regression", {"kind": "lars"})

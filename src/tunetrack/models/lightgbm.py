@@ -94,7 +94,6 @@ PARAM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("monotone_penalty",),
     ("interaction_constraints",),
     ("path_smooth",),
-    ("linear_tree",),
     ("verbosity", "verbose"),
     ("use_quantized_grad",),
     ("num_grad_quant_bins",),
@@ -112,10 +111,27 @@ PARAM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("tweedie_variance_power",),
     ("metric",),
     ("first_metric_only",),
-    ("use_missing",),
-    ("zero_as_missing",),
 )
 KNOWN_PARAMS = frozenset(name for group in PARAM_GROUPS for name in group)
+# Binning and missing-value settings belong to the Dataset, built once for all trials;
+# LightGBM refuses to change them afterwards ("Cannot change max_bin after constructed
+# Dataset handle"), so a trial could only fail on them.
+DATASET_LEVEL_PARAMS = frozenset(
+    [
+        "max_bin",
+        "max_bin_by_feature",
+        "min_data_in_bin",
+        "bin_construct_sample_cnt",
+        "data_random_seed",
+        "use_missing",
+        "zero_as_missing",
+        "linear_tree",
+        "enable_bundle",
+        "feature_pre_filter",
+        "categorical_feature",
+        "forcedbins_filename",
+    ]
+)
 _THREAD_NAMES = ("num_threads", "n_jobs", "nthread")
 
 
@@ -127,6 +143,11 @@ class LightGBMFamily(ModelFamily):
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
         for name in names:
+            if name in DATASET_LEVEL_PARAMS:
+                raise ConfigError(
+                    f"{where}.{name} is a LightGBM Dataset setting, fixed when the data is "
+                    "built once for all trials; leave it out"
+                )
             if name not in KNOWN_PARAMS:
                 close = difflib.get_close_matches(name, sorted(KNOWN_PARAMS), n=1)
                 hint = f"did you mean {close[0]!r}?" if close else "see LightGBM's parameter docs"
