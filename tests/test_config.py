@@ -29,13 +29,13 @@ def test_example_states_the_tutorial_study() -> None:
 
 
 def test_defaults_equal_the_example() -> None:
-    from tunetrack.models import get_model
+    from tunetrack.models import Task, get_model
     from tunetrack.space import describe_space
 
     default, example = build_config({}), load_config(EXAMPLE)
     assert default.model == example.model
     assert default.search == example.search
-    assert describe_space(get_model("xgboost").default_space()) == describe_space(example.space)
+    assert describe_space(get_model("xgboost").default_space(Task())) == describe_space(example.space)
 
 
 def test_overrides_reach_nested_keys_and_parse_yaml_scalars() -> None:
