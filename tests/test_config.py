@@ -35,7 +35,8 @@ def test_defaults_equal_the_example() -> None:
     default, example = build_config({}), load_config(EXAMPLE)
     assert default.model == example.model
     assert default.search == example.search
-    assert describe_space(get_model("xgboost").default_space(Task())) == describe_space(example.space)
+    default_space = get_model("xgboost").default_space(Task())
+    assert describe_space(default_space) == describe_space(example.space)
 
 
 def test_overrides_reach_nested_keys_and_parse_yaml_scalars() -> None:

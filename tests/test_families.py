@@ -26,7 +26,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
 from tunetrack.exceptions import ConfigError, ModelError
 from tunetrack.models import CLASSIFICATION, MODELS, REGRESSION, ModelFamily, Task, get_model
-from tunetrack.models.base import TrainingData
+from tunetrack.models.base import FitResult, TrainingData
 from tunetrack.space import build_space, describe_space, flatten_params, space_leaves
 
 FAMILIES = list(MODELS)
@@ -116,7 +116,9 @@ def prepared(family: ModelFamily, name: str) -> TrainingData:
     return _PREPARED[key]
 
 
-def fit(family: ModelFamily, name: str, params: dict[str, Any] | None = None, **kwargs: Any):
+def fit(
+    family: ModelFamily, name: str, params: dict[str, Any] | None = None, **kwargs: Any
+) -> FitResult:
     options: dict[str, Any] = {**ROUNDS, "fixed_params": {}, **kwargs}
     return family.fit(params or {}, prepared(family, name), **options)
 
