@@ -230,7 +230,6 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
 
 
 def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
-
     from tunetrack.models import default_space_for
 
     model = raw.get("model") or {}

@@ -1,4 +1,8 @@
-"""Model families behind one base class, looked up by name."""
+"""Model families behind one base class, looked up by name.
+
+Each family module imports its library inside its functions, so importing this registry
+(and tunetrack) stays cheap.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,25 @@ from tunetrack.models.base import (
     TASKS,
     FitResult,
     ModelFamily,
+    Pruner,
     Task,
     TrainingData,
 )
 from tunetrack.models.cross_family import FAMILY_KEY, default_space_for, family_branches
+from tunetrack.models.lightgbm import LightGBMFamily
+from tunetrack.models.linear import LinearFamily
+from tunetrack.models.random_forest import RandomForestFamily
 from tunetrack.models.xgboost import XGBoostFamily
 
-MODELS: dict[str, ModelFamily] = {"xgboost": XGBoostFamily()}
+MODELS: dict[str, ModelFamily] = {
+    family.name: family
+    for family in (
+        XGBoostFamily(),
+        LightGBMFamily(),
+        RandomForestFamily(),
+        LinearFamily(),
+    )
+}
 
 
 def get_model(name: str) -> ModelFamily:
@@ -35,6 +51,7 @@ __all__ = [
     "TASKS",
     "FitResult",
     "ModelFamily",
+    "Pruner",
     "Task",
     "TrainingData",
     "default_space_for",

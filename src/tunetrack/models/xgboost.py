@@ -137,6 +137,7 @@ class XGBoostFamily(ModelFamily):
 
     def default_space(self, task: Task) -> Mapping[str, Any]:
         if task.is_classification:
+            # The objective follows from the classes (see fit), so it is not in the space.
             return {k: v for k, v in DEFAULT_SPACE.items() if k != "objective"}
         return DEFAULT_SPACE
 
@@ -148,16 +149,9 @@ class XGBoostFamily(ModelFamily):
         categorical = _has_categories(x_train)
         train = xgb.QuantileDMatrix(x_train, y_train, enable_categorical=categorical)
         valid = xgb.QuantileDMatrix(x_valid, y_valid, enable_categorical=categorical, ref=train)
-        return TrainingData(train=train, valid=valid, y_valid=np.asarray(y_valid), task=task)
-
-    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
-        return _shaped(predict(model, x), task)
-
-    def save(self, model: Any, path: Path) -> int:
-        return save_booster(model, path)
-
-    def load(self, path: Path) -> Any:
-        return load_booster(path)
+        return TrainingData(
+            train=train, valid=valid, y_valid=np.asarray(y_valid, dtype="float64"), task=task
+        )
 
     def fit(
         self,
@@ -172,8 +166,10 @@ class XGBoostFamily(ModelFamily):
     ) -> FitResult:
         import xgboost as xgb
 
-        merged = training_params(params, {**task_params(data.task, fixed_params), **fixed_params})
+        merged = {**task_params(data.task), **training_params(params, fixed_params)}
         stopper = _deadline_callback(deadline) if deadline is not None else None
+        watcher = _pruning_callback(pruner) if pruner is not None else None
+        callbacks = [cb for cb in (stopper, watcher) if cb is not None]
         started = time.perf_counter()
         booster = xgb.train(
             merged,
@@ -182,37 +178,51 @@ class XGBoostFamily(ModelFamily):
             evals=[(data.valid, "validation")],
             early_stopping_rounds=early_stopping_rounds,
             verbose_eval=False,
-            callbacks=[stopper] if stopper is not None else None,
+            callbacks=callbacks or None,
         )
         fit_seconds = time.perf_counter() - started
         best_iteration = _best_iteration(booster)
         # The model worth keeping ends at the best round; measure that one.
         kept = booster[: best_iteration + 1]
-        predictions = _shaped(kept.predict(data.valid), data.task)
         return FitResult(
-            predictions=predictions,
+            predictions=_shaped(kept.predict(data.valid), data.task),
             fit_seconds=fit_seconds,
             model_bytes=len(kept.save_raw(raw_format="ubj")),
             model=kept,
             best_iteration=best_iteration,
             stopped_early_by="deadline" if stopper is not None and stopper.fired else None,
+            pruned_at=watcher.pruned_at if watcher is not None else None,
         )
 
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        import xgboost as xgb
 
-def task_params(task: Task, fixed_params: Mapping[str, Any]) -> dict[str, Any]:
-    """The objective a classification task needs, unless the user fixed one."""
-    if not task.is_classification or "objective" in fixed_params:
+        matrix = xgb.DMatrix(x, enable_categorical=_has_categories(x))
+        return _shaped(model.predict(matrix), task)
+
+    def save(self, model: Any, path: Path) -> int:
+        return save_booster(model, path)
+
+    def load(self, path: Path) -> Any:
+        return load_booster(path)
+
+
+def task_params(task: Task) -> dict[str, Any]:
+    """The objective and the early-stopping metric a task implies; user settings win.
+
+    Classification watches the validation log loss, the default loss of a classifier."""
+    if not task.is_classification:
         return {}
-    if task.n_classes == 2:
+    if task.n_classes <= 2:
         return {"objective": "binary:logistic", "eval_metric": "logloss"}
     return {"objective": "multi:softprob", "num_class": task.n_classes, "eval_metric": "mlogloss"}
 
 
 def _shaped(raw: Any, task: Task) -> np.ndarray:
-    """Predictions in the base module's shapes: binary margins become two columns."""
+    """Predictions in the base module's shapes: binary ``p`` becomes ``(1 - p, p)``."""
     out = np.asarray(raw, dtype="float64")
     if task.is_classification and out.ndim == 1:
-        return np.column_stack([1.0 - out, out])
+        out = np.column_stack([1.0 - out, out])
     return out
 
 
@@ -300,3 +310,24 @@ def _deadline_callback(deadline: float) -> Any:
             return self.fired
 
     return DeadlineCallback()
+
+
+def _pruning_callback(pruner: Pruner) -> Any:
+    """Asks ``pruner`` after each round with the latest validation metric (the one early
+    stopping watches); stops boosting when it says the trial trails. Rounds are 0-based."""
+    import xgboost as xgb
+
+    class PruningCallback(xgb.callback.TrainingCallback):
+        pruned_at: int | None = None
+
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            metrics = evals_log.get("validation") or {}
+            if not metrics:
+                return False
+            value = float(list(metrics.values())[-1][-1])
+            if pruner.should_prune(epoch, value):
+                self.pruned_at = epoch
+                return True
+            return False
+
+    return PruningCallback()

@@ -1,0 +1,209 @@
+"""Linear models (scikit-learn): ridge, lasso and elastic net for regression, logistic
+regression with an L2, L1 or elastic-net penalty for classification.
+
+The preprocessing is a scikit-learn pipeline fitted on the training rows only, once per
+study: category columns are one-hot encoded over their pandas categories (a value unseen
+in training, or missing, becomes all zeros), numeric columns get median imputation and
+standardisation (the penalties assume comparable scales). Sparse (one-hot) input is
+imputed and scaled without centring, which would make it dense. The saved model is that
+pipeline with the fitted estimator after it, stored with skops, so it predicts from
+encoded rows.
+
+Not boosted: the round arguments, early stopping and the pruner do not apply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunetrack.exceptions import ConfigError
+from tunetrack.models import _sklearn
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+
+# The estimator is a conditional choice: each branch samples only its own parameters.
+# alpha / C on natural-log scales; the sampled `kind` / `penalty` name the branch.
+REGRESSION_SPACE: dict[str, Any] = {
+    "kind": {
+        "choice": [
+            {"kind": "ridge", "alpha": {"loguniform": [-7, 7]}},
+            {"kind": "lasso", "alpha": {"loguniform": [-9, 2]}},
+            {
+                "kind": "elastic_net",
+                "alpha": {"loguniform": [-9, 2]},
+                "l1_ratio": {"uniform": [0.05, 0.95]},
+            },
+        ]
+    },
+}
+CLASSIFICATION_SPACE: dict[str, Any] = {
+    "penalty": {
+        "choice": [
+            {"penalty": "l2", "C": {"loguniform": [-7, 5]}},
+            {"penalty": "l1", "C": {"loguniform": [-5, 5]}},
+            {
+                "penalty": "elasticnet",
+                "C": {"loguniform": [-5, 5]},
+                "l1_ratio": {"uniform": [0.05, 0.95]},
+            },
+        ]
+    },
+}
+KINDS = ("ridge", "lasso", "elastic_net")
+PENALTIES = ("l2", "l1", "elasticnet")
+
+# Beyond scikit-learn's own estimators (trusted by skops), a fitted pipeline holds numpy
+# dtype objects (the one-hot encoder's output dtype).
+SKOPS_TYPES = frozenset({"numpy.dtype"})
+
+
+class LinearFamily(ModelFamily):
+    name = "linear"
+    boosted = False
+    model_file = "model.skops"
+
+    def check_param_names(self, names: Iterable[str], *, where: str) -> None:
+        known = _known_params()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
+                raise ConfigError(f"{where}.{name} is not a linear model parameter; {hint}")
+
+    def default_space(self, task: Task) -> Mapping[str, Any]:
+        return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE
+
+    def prepare(
+        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+    ) -> TrainingData:
+        pre = _preprocessor(x_train).fit(x_train)
+        return TrainingData(
+            train=(pre, pre.transform(x_train), _sklearn.target(y_train, task)),
+            valid=pre.transform(x_valid),
+            y_valid=np.asarray(y_valid, dtype="float64"),
+            task=task,
+        )
+
+    def fit(
+        self,
+        params: Mapping[str, Any],
+        data: TrainingData,
+        *,
+        num_boost_round: int,
+        early_stopping_rounds: int | None,
+        fixed_params: Mapping[str, Any],
+        deadline: float | None = None,
+        pruner: Pruner | None = None,
+    ) -> FitResult:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.pipeline import Pipeline
+
+        pre, x, y = data.train
+        estimator = _estimator({**fixed_params, **params}, data.task)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            # A penalty too weak to converge in max_iter is a poor trial, scored as such.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            estimator.fit(x, y)
+        fit_seconds = time.perf_counter() - started
+        # The preprocessing was fitted once in prepare(); the pipeline only joins the two.
+        model = Pipeline([("preprocess", pre), ("estimator", estimator)])
+        return FitResult(
+            predictions=_sklearn.predictions(estimator, data.valid, data.task),
+            fit_seconds=fit_seconds,
+            model_bytes=len(_sklearn.dumps(model)),
+            model=model,
+        )
+
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        return _sklearn.predictions(model, x, task)
+
+    def save(self, model: Any, path: Path) -> int:
+        return _sklearn.save(model, path)
+
+    def load(self, path: Path) -> Any:
+        return _sklearn.load(path, SKOPS_TYPES)
+
+
+def _estimator(params: Mapping[str, Any], task: Task) -> Any:
+    """The estimator a trial's parameters name, given only the parameters it takes."""
+    from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+
+    params = dict(params)
+    if task.is_classification:
+        params.pop("kind", None)
+        penalty = params.pop("penalty", "l2")
+        if penalty not in PENALTIES:
+            raise ConfigError(f"penalty must be one of {', '.join(PENALTIES)}; got {penalty!r}")
+        l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, params.get("l1_ratio", 0.5))
+        # lbfgs is the fast solver for L2; only saga handles L1 and elastic net.
+        settings = {"solver": "lbfgs" if penalty == "l2" else "saga", "max_iter": 1000}
+        settings["l1_ratio"] = l1_ratio
+        if LogisticRegression().get_params()["penalty"] != "deprecated":
+            # scikit-learn < 1.8 reads l1_ratio only under penalty="elasticnet".
+            settings["penalty"] = "elasticnet" if penalty != "l2" else "l2"
+        return LogisticRegression(**{**settings, **_accepted(LogisticRegression, params)})
+    params.pop("penalty", None)
+    kind = params.pop("kind", "ridge")
+    classes = {"ridge": Ridge, "lasso": Lasso, "elastic_net": ElasticNet}
+    if kind not in classes:
+        raise ConfigError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+    cls = classes[kind]
+    settings = {} if cls is Ridge else {"max_iter": 5000}
+    return cls(**{**settings, **_accepted(cls, params)})
+
+
+def _accepted(cls: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    # A setting that only some kinds take (l1_ratio, solver ...) is dropped for the others.
+    names = cls().get_params()
+    return {k: v for k, v in params.items() if k in names and k != "penalty"}
+
+
+def _known_params() -> frozenset[str]:
+    from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+
+    names = {"kind", "penalty"}
+    for cls in (Ridge, Lasso, ElasticNet, LogisticRegression):
+        names |= set(cls().get_params())
+    return frozenset(names)
+
+
+def _preprocessor(x: Any) -> Any:
+    """An unfitted pipeline for rows shaped like ``x`` (a frame, or a sparse matrix)."""
+    import pandas as pd
+    import scipy.sparse as sp
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    if sp.issparse(x) or not isinstance(x, pd.DataFrame):
+        return Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median")),
+                ("scale", StandardScaler(with_mean=not sp.issparse(x))),
+            ]
+        )
+    categorical = [c for c, t in x.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
+    numeric = [c for c in x.columns if c not in categorical]
+    transformers: list[tuple[str, Any, list[Any]]] = []
+    if categorical:
+        # The categories come from the dtype (the training vocabulary), not from the rows.
+        vocab = [list(x[c].cat.categories) for c in categorical]
+        onehot = OneHotEncoder(categories=vocab, handle_unknown="ignore", dtype=np.float64)
+        transformers.append(("categorical", onehot, categorical))
+    if numeric:
+        numbers = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                ("scale", StandardScaler()),
+            ]
+        )
+        transformers.append(("numeric", numbers, numeric))
+    return ColumnTransformer(transformers, sparse_threshold=0.0)

@@ -1,0 +1,136 @@
+"""Random forest (scikit-learn): averaged deep trees, a strong baseline with few knobs.
+
+Not boosted: a forest is fitted in one go, so the round arguments, early stopping, the
+pruner and a deadline met mid-fit do not apply (a trial's time is bounded by the size
+of the forest the space allows). Categorical columns are given to the trees as their
+category codes with NaN for missing (scikit-learn's forests split on NaN since 1.4);
+sparse (one-hot) input passes through. Models are stored with skops, not pickle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunetrack.exceptions import ConfigError
+from tunetrack.models import _sklearn
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+
+DEFAULT_SPACE: dict[str, Any] = {
+    "n_estimators": {"quniform": [50, 400, 1]},
+    # None grows trees until leaves are pure (min_samples_leaf still bounds them).
+    "max_depth": {"choice": [None, {"quniform": [4, 30, 1]}]},
+    "min_samples_leaf": {"quniform": [1, 20, 1]},
+    "max_features": {"uniform": [0.2, 1.0]},  # a fraction of the features per split
+    "max_samples": {"uniform": [0.5, 1.0]},  # a fraction of the rows per tree (bootstrap)
+    "random_state": 42,
+}
+
+# The one type in a fitted forest that skops does not trust by default: the tree arrays.
+SKOPS_TYPES = frozenset({"sklearn.tree._tree.Tree"})
+
+
+class RandomForestFamily(ModelFamily):
+    name = "random_forest"
+    boosted = False
+    model_file = "model.skops"
+
+    def check_param_names(self, names: Iterable[str], *, where: str) -> None:
+        known = _known_params()
+        for name in names:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
+                raise ConfigError(f"{where}.{name} is not a random forest parameter; {hint}")
+
+    def default_space(self, task: Task) -> Mapping[str, Any]:
+        return DEFAULT_SPACE
+
+    def prepare(
+        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+    ) -> TrainingData:
+        import scipy.sparse as sp
+
+        train = trees_input(x_train)
+        if sp.issparse(train):
+            train = train.tocsc()  # what tree fitting takes without a copy per trial
+        return TrainingData(
+            train=(train, _sklearn.target(y_train, task)),
+            valid=trees_input(x_valid),
+            y_valid=np.asarray(y_valid, dtype="float64"),
+            task=task,
+        )
+
+    def fit(
+        self,
+        params: Mapping[str, Any],
+        data: TrainingData,
+        *,
+        num_boost_round: int,
+        early_stopping_rounds: int | None,
+        fixed_params: Mapping[str, Any],
+        deadline: float | None = None,
+        pruner: Pruner | None = None,
+    ) -> FitResult:
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        cls = RandomForestClassifier if data.task.is_classification else RandomForestRegressor
+        # All cores, and a fixed seed unless the space sets one: a trial repeats exactly.
+        merged: dict[str, Any] = {"n_jobs": -1, "random_state": 0, **fixed_params, **params}
+        if not merged.get("bootstrap", True):
+            merged.pop("max_samples", None)  # scikit-learn rejects it without bootstrap
+        x, y = data.train
+        started = time.perf_counter()
+        model = cls(**merged).fit(x, y)
+        fit_seconds = time.perf_counter() - started
+        return FitResult(
+            predictions=_sklearn.predictions(model, data.valid, data.task),
+            fit_seconds=fit_seconds,
+            model_bytes=len(_sklearn.dumps(model)),
+            model=model,
+        )
+
+    def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
+        return _sklearn.predictions(model, trees_input(x), task)
+
+    def save(self, model: Any, path: Path) -> int:
+        return _sklearn.save(model, path)
+
+    def load(self, path: Path) -> Any:
+        return _sklearn.load(path, SKOPS_TYPES)
+
+
+def trees_input(x: Any) -> Any:
+    """Encoded rows as the forest takes them: float32 (the trees' own dtype, so no copy per
+    trial), category columns as their codes with NaN for missing; sparse stays sparse."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    if sp.issparse(x):
+        return sp.csr_matrix(x, dtype=np.float32)
+    if not isinstance(x, pd.DataFrame):
+        return np.asarray(x, dtype=np.float32)
+    columns = []
+    for _, col in x.items():
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            codes = col.cat.codes.to_numpy(dtype=np.float32)
+            codes[codes < 0] = np.nan
+            columns.append(codes)
+        else:
+            columns.append(col.to_numpy(dtype=np.float32, na_value=np.nan))
+    if not columns:
+        return np.empty((len(x), 0), dtype=np.float32)
+    return np.column_stack(columns)
+
+
+def _known_params() -> frozenset[str]:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    return frozenset(RandomForestRegressor().get_params()) | frozenset(
+        RandomForestClassifier().get_params()
+    )
