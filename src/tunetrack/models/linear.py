@@ -143,7 +143,12 @@ def _estimator(params: Mapping[str, Any], task: Task) -> Any:
             raise ConfigError(f"penalty must be one of {', '.join(PENALTIES)}; got {penalty!r}")
         l1_ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, params.get("l1_ratio", 0.5))
         # lbfgs is the fast solver for L2; only saga handles L1 and elastic net.
-        settings = {"solver": "lbfgs" if penalty == "l2" else "saga", "max_iter": 1000}
+        # saga visits rows in a random order: a fixed seed lets a refit repeat the trial.
+        settings = {
+            "solver": "lbfgs" if penalty == "l2" else "saga",
+            "max_iter": 1000,
+            "random_state": 0,
+        }
         settings["l1_ratio"] = l1_ratio
         if LogisticRegression().get_params()["penalty"] != "deprecated":
             # scikit-learn < 1.8 reads l1_ratio only under penalty="elasticnet".
