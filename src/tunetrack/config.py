@@ -23,6 +23,7 @@ from tunetrack.exceptions import ConfigError
 ENGINES = ("hyperopt",)
 ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
 ENCODINGS = ("native", "onehot")
+PRUNING = ("median", "none")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
 
 
@@ -68,6 +69,8 @@ class SearchConfig:
     seed: int = 42
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
+    # Stop trials whose validation curve trails the completed ones (search/pruning.py).
+    pruning: str = "median"
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
             value = text
         parts = key.split(".")
         if parts[0] == "space" and out.get("space") is None:
-            out["space"] = _default_space_spec(out)
+            out["space"] = _default_space_spec(_with_encoding(out, overrides))
         node = out
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -195,12 +198,31 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
     return out
 
 
+def _with_encoding(raw: Mapping[str, Any], overrides: Iterable[str]) -> Mapping[str, Any]:
+    """``raw`` with the last ``features.encoding`` override applied: the default space
+    depends on the encoding, whichever order the ``--set`` flags come in."""
+    encoding = None
+    for item in overrides:
+        key, _, text = item.partition("=")
+        if key.strip() == "features.encoding":
+            encoding = text.strip()
+    if encoding is None:
+        return raw
+    features = raw.get("features")
+    features = dict(features) if isinstance(features, Mapping) else {}
+    return {**raw, "features": {**features, "encoding": encoding}}
+
+
 def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
     from tunetrack.models import get_model
 
     model = raw.get("model") or {}
     name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
-    return copy.deepcopy(dict(get_model(str(name)).default_space()))
+    features = raw.get("features") or {}
+    encoding = FeaturesConfig.encoding
+    if isinstance(features, Mapping) and features.get("encoding") in ENCODINGS:
+        encoding = features["encoding"]  # anything else is reported by build_config
+    return copy.deepcopy(dict(get_model(str(name)).default_space(encoding)))
 
 
 def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
@@ -298,6 +320,7 @@ def _check_ranges(config: StudyConfig) -> None:
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
     _one_of("search.algo", search.algo, ALGORITHMS)
+    _one_of("search.pruning", search.pruning, PRUNING)
     _require(
         model.num_boost_round >= 1,
         "model.num_boost_round",

@@ -29,12 +29,14 @@ from tunetrack.metrics import regression_metrics
 from tunetrack.models import ModelFamily, TrainingData, get_model
 from tunetrack.progress import TrialProgress
 from tunetrack.search import PastTrial, TrialOutcome, check_algorithm, run_hyperopt
+from tunetrack.search.pruning import make_pruner
 from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
 from tunetrack.study import FINISHED_STATES, Study, TrialRecord, trial_from_run
 from tunetrack.tracking import (
     CONFIG_ARTIFACT,
     TAG_ALGO,
     TAG_ENGINE,
+    TAG_PRUNED_AT,
     TAG_STOP_REASON,
     TAG_STOPPED_BY,
     TAG_TRIAL,
@@ -183,7 +185,14 @@ def run_study(
     try:
         with TrialProgress(config.search.max_evals, METRIC, enabled=progress, done=previous) as bar:
             loop.on_trial = bar.trial_done
-            run_hyperopt(loop, inputs.hp_space, config.search, deadline=deadline, history=history)
+            run_hyperopt(
+                loop,
+                inputs.hp_space,
+                config.search,
+                deadline=deadline,
+                history=history,
+                start_points=inputs.start_points,
+            )
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -227,6 +236,7 @@ class _Inputs:
     data: TrainingData
     encoder: FeatureEncoder
     datasets: list[DatasetRecord]
+    start_points: list[dict[str, float]]  # evaluated first; only in the family's default space
 
 
 def _prepare_inputs(
@@ -234,7 +244,10 @@ def _prepare_inputs(
 ) -> _Inputs:
     family = get_model(config.model.name)
     recipe = get_recipe(config.data.recipe)
-    space_spec = config.space if config.space is not None else family.default_space()
+    space_spec, start_points = config.space, []
+    if space_spec is None:
+        space_spec = family.default_space(config.features.encoding)
+        start_points = family.start_points(config.features.encoding)
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
     family.check_param_names(space_leaves(described_space), where="space")
@@ -266,7 +279,7 @@ def _prepare_inputs(
         _dataset(train_table, train_df, "train", recipe.target),
         _dataset(valid_table, valid_df, "valid", recipe.target),
     ]
-    return _Inputs(family, hp_space, described_space, data, encoder, datasets)
+    return _Inputs(family, hp_space, described_space, data, encoder, datasets, start_points)
 
 
 # Config keys a resumed study may change: the budget, not what a trial means.
@@ -355,6 +368,9 @@ class _TrialLoop:
         self.next_number = max((r.number for r in previous), default=-1) + 1
         self.on_trial: Any = None
         self.leaves: Mapping[str, Leaf] = {}
+        # Curves live in memory only: a resumed study starts with an empty pruner, which
+        # prunes nothing until enough trials have completed again.
+        self.pruner = make_pruner(config.search.pruning)
 
     def __call__(self, sampled: Mapping[str, Any], vals: Mapping[str, Any]) -> TrialOutcome:
         number = self.next_number
@@ -366,7 +382,12 @@ class _TrialLoop:
         extra_tags: dict[str, str] = {}
         state = "ok"
         try:
-            metrics, stopped_by = self._fit(params)
+            metrics, stopped_by, pruned_at = self._fit(params)
+            if pruned_at is not None:
+                # Hyperopt still gets the loss at that round, so TPE learns the region
+                # is poor; a pruned trial is never the study's best (Study.completed).
+                state = "pruned"
+                extra_tags[TAG_PRUNED_AT] = str(pruned_at)
             if stopped_by == "trial_timeout":
                 limit = self.config.search.trial_timeout
                 raise TimeoutError(f"the trial ran past search.trial_timeout={limit:g} s")
@@ -384,8 +405,9 @@ class _TrialLoop:
             self.on_trial(record)
         return TrialOutcome(loss=metrics.get(METRIC), error=error)
 
-    def _fit(self, params: dict[str, Any]) -> tuple[dict[str, float], str | None]:
-        """Fit and score; says which deadline, if any, cut the boosting short."""
+    def _fit(self, params: dict[str, Any]) -> tuple[dict[str, float], str | None, int | None]:
+        """Fit and score; says which deadline, if any, cut the boosting short, and the
+        round the pruner stopped it at (None: not pruned)."""
         trial_deadline = None
         if self.config.search.trial_timeout is not None:
             trial_deadline = time.monotonic() + self.config.search.trial_timeout
@@ -398,6 +420,7 @@ class _TrialLoop:
             early_stopping_rounds=self.config.model.early_stopping_rounds,
             fixed_params=self.config.model.params,
             deadline=deadline,
+            pruner=self.pruner,
         )
         metrics = regression_metrics(self.data.y_valid, fit.predictions)
         if not math.isfinite(metrics[METRIC]):
@@ -405,11 +428,19 @@ class _TrialLoop:
         metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
         if fit.best_iteration is not None:
             metrics["best_iteration"] = float(fit.best_iteration)
+        if fit.curve is not None:
+            # Rounds trained, past the best one too: what the trial cost (bench/speed.py
+            # compares studies by it).
+            metrics["rounds"] = float(len(fit.curve))
         stopped_by = None
         if fit.stopped_early_by == "deadline":
             by_trial = trial_deadline is not None and deadline == trial_deadline
             stopped_by = "trial_timeout" if by_trial else "study_timeout"
-        return metrics, stopped_by
+        if fit.pruned_at is None and stopped_by is None and fit.curve:
+            # Only whole curves set the bar: one cut by a deadline would look worse
+            # than it is at its later rounds and never existed past them.
+            self.pruner.record(fit.curve)
+        return metrics, stopped_by, fit.pruned_at
 
     def _record(
         self,

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from tunetrack.search.pruning import Pruner
+
 
 @dataclass(frozen=True)
 class TrainingData:
@@ -33,6 +35,8 @@ class FitResult:
     model_bytes: int
     best_iteration: int | None = None
     stopped_early_by: str | None = None  # "deadline" when the study's time ran out mid-fit
+    pruned_at: int | None = None  # the round (0-based) a pruner stopped the fit at
+    curve: list[float] | None = None  # the validation metric after each round
 
 
 class ModelFamily(ABC):
@@ -41,8 +45,14 @@ class ModelFamily(ABC):
     name: str
 
     @abstractmethod
-    def default_space(self) -> Mapping[str, Any]:
-        """The family's default search space as a spec mapping (see tunetrack.space)."""
+    def default_space(self, encoding: str = "native") -> Mapping[str, Any]:
+        """The family's default search space as a spec mapping (see tunetrack.space),
+        suited to the features' ``encoding`` (``native`` or ``onehot``)."""
+
+    def start_points(self, encoding: str = "native") -> list[dict[str, float]]:
+        """Points of the default space to evaluate before the optimizer samples (label ->
+        raw Hyperopt value, every label); none by default."""
+        return []
 
     @abstractmethod
     def prepare(
@@ -60,6 +70,8 @@ class ModelFamily(ABC):
         early_stopping_rounds: int | None,
         fixed_params: Mapping[str, Any],
         deadline: float | None = None,
+        pruner: Pruner | None = None,
     ) -> FitResult:
         """Train with ``params`` (sampled) over ``fixed_params``; stop at ``deadline``
-        (a ``time.monotonic()`` value) if it comes first."""
+        (a ``time.monotonic()`` value) if it comes first, or when ``pruner`` says the
+        validation curve trails (``pruner.should_prune(round, value)`` after each round)."""
