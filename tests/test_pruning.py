@@ -139,9 +139,10 @@ def test_native_default_space_samples_sane_values() -> None:
     for _ in range(200):
         params = stochastic.sample(space, rng=rng)
         assert isinstance(params["max_depth"], int)
-        assert 6 <= params["max_depth"] <= 16
-        assert 0.02 <= params["learning_rate"] <= 0.3
-        assert 1.0 <= params["min_child_weight"] <= 300.0
+        assert 6 <= params["max_depth"] <= 12
+        assert 0.049 <= params["learning_rate"] <= 0.302
+        assert 4.9 <= params["min_child_weight"] <= 201.0
+        assert 0.7 <= params["subsample"] <= 1.0
     assert family.default_space("onehot")["max_depth"] == {"quniform": [4, 100, 1]}
     # The start point lies inside the space it starts.
     for point in family.start_points("native"):
@@ -149,7 +150,7 @@ def test_native_default_space_samples_sane_values() -> None:
             "max_depth",
             "learning_rate",
             "min_child_weight",
-            "reg_alpha",
+            "subsample",
             "reg_lambda",
         }
     assert family.start_points("onehot") == []

@@ -294,6 +294,11 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{path} must be a finite number, got {value!r}")
         return float(value)
     if base is str:
+        if isinstance(value, bool):
+            raise ConfigError(
+                f"{path} must be a non-empty string, got {value!r}: YAML reads yes/no/on/off "
+                "as true/false; quote the word or pick another"
+            )
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path} must be a non-empty string, got {value!r}")
         return value

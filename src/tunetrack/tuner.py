@@ -244,12 +244,16 @@ def _prepare_inputs(
 ) -> _Inputs:
     family = get_model(config.model.name)
     recipe = get_recipe(config.data.recipe)
-    space_spec, start_points = config.space, []
-    if space_spec is None:
-        space_spec = family.default_space(config.features.encoding)
-        start_points = family.start_points(config.features.encoding)
+    encoding = config.features.encoding
+    default_spec = family.default_space(encoding)
+    space_spec = config.space if config.space is not None else default_spec
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
+    # The family's start points belong to its default space: in any other space (even
+    # one edited by a single --set space.x) they might lie outside it.
+    start_points: list[dict[str, float]] = []
+    if described_space == _json_roundtrip(describe_space(default_spec)):
+        start_points = family.start_points(encoding)
     family.check_param_names(space_leaves(described_space), where="space")
     family.check_param_names(config.model.params, where="model.params")
     check_algorithm(config.search.algo)
