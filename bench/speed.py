@@ -16,7 +16,7 @@ c. tunetrack with the tutorial's encoding and space (``features.encoding=onehot`
 d. tracking overhead on 1,000 tiny trials (10 rounds, 1,000 rows, local SQLite):
    tunetrack against a bare Hyperopt loop fitting the same models untracked (``rand``
    with one seed, so both fit identical params), with SQLite ``synchronous=NORMAL``
-   (now) and without it (before), plus the time spent inside Tracker calls;
+   (now) and without it (before, as on main), plus the time inside Tracker calls;
 e. ``tunetrack tune --timeout 60`` as ``make demo`` runs it, end to end.
 
 Prints one JSON object (also written to ``--out``) with raw times, ratios and the
@@ -357,8 +357,8 @@ def tracking_overhead(n_trials: int, tmp: Path) -> dict[str, Any]:
         "search.pruning=none",
     ]
 
-    def ours(sync_normal: bool, name: str) -> tuple[float, float]:
-        tracking.SQLITE_SYNC_NORMAL = sync_normal
+    def ours(now: bool, name: str) -> tuple[float, float]:
+        tracking.SQLITE_SYNC_NORMAL = now
         try:
             with timed_tracker() as spent:
                 study, _ = run_tune(
@@ -389,7 +389,7 @@ def tracking_overhead(n_trials: int, tmp: Path) -> dict[str, Any]:
         "overhead_ms_per_trial": round((now_per_trial - bare) * 1000, 2),
         "inside_tracker_ms_per_trial": round(now_tracker * 1000, 2),
         "before": {
-            "note": "SQLite synchronous=FULL (MLflow's default), as on main",
+            "note": "as on main: SQLite synchronous=FULL (MLflow's default)",
             "tunetrack_ms_per_trial": round(before_per_trial * 1000, 2),
             "overhead_ms_per_trial": round((before_per_trial - bare) * 1000, 2),
             "inside_tracker_ms_per_trial": round(before_tracker * 1000, 2),

@@ -338,9 +338,11 @@ class Tracker:
             )
         self._client.log_inputs(run_id, datasets=inputs)
 
-    def start_trial(self, study: StudyRef, number: int) -> tuple[str, int]:
+    def start_trial(
+        self, study: StudyRef, number: int, *, start_ms: int | None = None
+    ) -> tuple[str, int]:
         """Create the trial's run (RUNNING); returns its id and start time in ms."""
-        start_ms = _now_ms()
+        start_ms = _now_ms() if start_ms is None else start_ms
         run = self._client.create_run(
             study.experiment_id,
             start_time=start_ms,
@@ -366,6 +368,7 @@ class Tracker:
         extra_tags: Mapping[str, str] | None = None,
         vals: Mapping[str, Any] | None = None,
         ui_params: Mapping[str, Any] | None = None,
+        end_ms: int | None = None,
     ) -> int:
         """Write everything the trial learned in one batch, then close it; returns end ms.
 
@@ -374,7 +377,7 @@ class Tracker:
         """
         from mlflow.entities import Metric, Param, RunTag
 
-        end_ms = _now_ms()
+        end_ms = _now_ms() if end_ms is None else end_ms
         tags = {TAG_STATE: state, TAG_PARAMS: json.dumps(dict(params), sort_keys=True)}
         if vals is not None:
             tags[TAG_VALS] = json.dumps(dict(vals), sort_keys=True)

@@ -1,8 +1,8 @@
 """XGBoost: the tutorial's model family.
 
-Matrices are built once per study as ``QuantileDMatrix`` (the validation matrix shares
-the training bins), so a trial pays only for boosting. xgboost is imported inside the
-functions so that importing tunetrack stays cheap.
+The training matrix is built once per study as a ``QuantileDMatrix`` and the validation
+matrix once as a ``DMatrix`` (see ``prepare``), so a trial pays only for boosting.
+xgboost is imported inside the functions so that importing tunetrack stays cheap.
 """
 
 from __future__ import annotations
@@ -178,7 +178,11 @@ class XGBoostFamily(ModelFamily):
 
         categorical = _has_categories(x_train)
         train = xgb.QuantileDMatrix(x_train, y_train, enable_categorical=categorical)
-        valid = xgb.QuantileDMatrix(x_valid, y_valid, enable_categorical=categorical, ref=train)
+        # The validation set stays a plain DMatrix: evaluating on a sparse one-hot
+        # QuantileDMatrix recomputes every round's predictions in full (measured: 200
+        # rounds, 20 % of the rows, 55 s against 1.7 s); on native categories both cost
+        # the same. Both encoders give train and valid the same category vocabulary.
+        valid = xgb.DMatrix(x_valid, y_valid, enable_categorical=categorical)
         return TrainingData(train=train, valid=valid, y_valid=np.asarray(y_valid, dtype="float64"))
 
     def fit(
