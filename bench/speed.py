@@ -23,7 +23,8 @@ Prints one JSON object (also written to ``--out``) with raw times, ratios and th
 goals of issue #5 as pass/fail booleans. ``--quick`` subsamples the rows (20 %) and
 shortens every budget so it ends in about ten minutes on 2 cores; quick figures are
 not the issue's goals, only their direction. The full mode runs the loop's 50 trials
-(about an hour on 2 cores) and the rest (about half an hour).
+(about an hour on 2 cores) and the rest (tunetrack's two 50-trial one-hot studies, the
+200 s study, the tiny trials and the demo: about half an hour).
 
     .venv/bin/python bench/speed.py [--quick] [--out bench-speed.json]
 """
@@ -62,7 +63,7 @@ FULL = {
     "fraction": 1.0,
     "tutorial_evals": 50,
     "default_budget_s": 200.0,
-    "onehot_evals": 20,
+    "onehot_evals": 50,
     "tiny_trials": 1000,
     "demo_timeout_s": 60.0,
 }
@@ -297,6 +298,9 @@ def onehot_studies(
         "rounds_ratio": (round(rounds_off / rounds_on, 3) if rounds_off and rounds_on else None),
         "rounds_total_off": sum(r["rounds"] for r in off_rows),
         "rounds_total_on": sum(r["rounds"] for r in on_rows),
+        "rounds_total_ratio": round(
+            sum(r["rounds"] for r in off_rows) / max(1, sum(r["rounds"] for r in on_rows)), 3
+        ),
         "n_pruned": sum(r["state"] == "pruned" for r in on_rows),
         "wall_s_off": round(off_rows[-1]["t"], 2),
         "wall_s_on": round(on_rows[-1]["t"], 2),
