@@ -154,3 +154,21 @@ def test_native_default_space_samples_sane_values() -> None:
             "reg_lambda",
         }
     assert family.start_points("onehot") == []
+
+
+def test_the_default_study_starts_at_its_start_point_and_counts_it(
+    sample_paths: tuple[str, str],
+) -> None:
+    from tunetrack.models import get_model
+
+    train, valid = sample_paths
+    overrides = ["model.num_boost_round=30", "model.early_stopping_rounds=5"]
+    study = tunetrack.tune(train=train, valid=valid, max_evals=3, overrides=overrides)
+    assert len(study.trials) == 3  # max_evals counts the start point
+    (point,) = get_model("xgboost").start_points("native")
+    first = study.trials[0].params
+    assert first["max_depth"] == int(point["max_depth"])
+    assert first["learning_rate"] == point["learning_rate"]
+    # An edited space has no start point: its first trial is sampled.
+    edited = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=[*overrides, *FAST])
+    assert edited.trials[0].params["max_depth"] <= 6

@@ -115,8 +115,9 @@ def _sync_normal(client: Any) -> None:
     In WAL mode this skips the fsync at each commit. A commit still survives the process
     being killed (``kill -9``: it is in the WAL file, which the OS holds); only a power
     cut or OS crash may lose the last commits. Measured here, it cuts a trial's three
-    writes from about 16 ms to 9 ms (bench/speed.py, ``tracking``). The setting is per
-    connection, so it is installed as a connect hook and the pool is emptied once.
+    writes from about 15-16 ms to 11.5-13 ms (bench/tracking_overhead.py, bench/speed.py).
+    The setting is per connection, so it is installed as a connect hook and the pool is
+    emptied once.
     """
     from sqlalchemy import event
 

@@ -118,6 +118,7 @@ def run_hyperopt(
         from hyperopt.fmin import generate_trials_to_calculate
 
         trials = generate_trials_to_calculate([dict(p) for p in start_points])
+        trials.refresh()  # else fmin does not count them against max_evals
     # A resumed study must not replay the first run's random draws: mix in how far it got.
     seed = [search.seed, len(history)] if history else search.seed
     # fmin looks up the best point after its loop; the caller reports all-failed studies.
