@@ -172,3 +172,17 @@ def test_the_default_study_starts_at_its_start_point_and_counts_it(
     # An edited space has no start point: its first trial is sampled.
     edited = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=[*overrides, *FAST])
     assert edited.trials[0].params["max_depth"] <= 6
+
+
+def test_resume_may_change_pruning(sample_paths: tuple[str, str]) -> None:
+    first = _study(sample_paths, "none", max_evals=2)
+    resumed = tunetrack.tune(
+        train=sample_paths[0],
+        valid=sample_paths[1],
+        max_evals=3,
+        overrides=[*PRUNY, "search.pruning=median"],
+        progress=False,
+        resume=True,
+    )
+    assert resumed.run_id == first.run_id
+    assert len(resumed.trials) == 3

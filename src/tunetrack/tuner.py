@@ -293,6 +293,8 @@ _RESUMABLE_CHANGES = {
     "search.trial_timeout",
     "search.no_progress_evals",
     "search.loss_threshold",
+    "search.pruning",  # how much a trial may cost, not what it means; also lets studies
+    # started before the key existed resume
     "data.train",
     "data.valid",  # the data is compared by content below
 }
