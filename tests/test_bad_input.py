@@ -139,6 +139,17 @@ CASES: list[Case] = [
     ("unknown engine", lambda t: ["--set", "search.engine=optuna"], ["search.engine", "hyperopt"]),
     ("unknown algorithm", lambda t: ["--algo", "bayes"], ["search.algo", "tpe"]),
     (
+        "unknown pruning",
+        lambda t: ["--set", "search.pruning=hyperband"],
+        ["search.pruning", "median", "none"],
+    ),
+    ("pruning as a number", lambda t: ["--set", "search.pruning=1"], ["search.pruning", "string"]),
+    (
+        "pruning off (YAML false)",
+        lambda t: ["--set", "search.pruning=off"],
+        ["search.pruning", "quote"],
+    ),
+    (
         "misspelt XGBoost param",
         lambda t: ["--set", "space.max_dept=quniform(2, 9, 1)"],
         ["space.max_dept", "did you mean 'max_depth'"],

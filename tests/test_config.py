@@ -24,7 +24,7 @@ def test_example_states_the_tutorial_study() -> None:
     assert config.search.max_evals == 50
     assert config.search.algo == "tpe"
     assert config.search.seed == 42
-    assert config.space["max_depth"] == "quniform(4, 100, 1)"
+    assert config.space["max_depth"] == "quniform(6, 12, 1)"
     assert config.space["objective"] == "reg:squarederror"
 
 
@@ -53,13 +53,27 @@ def test_overrides_reach_nested_keys_and_parse_yaml_scalars() -> None:
     assert config.search.timeout == 2.5
     assert config.model.params == {"nthread": 1}
     assert config.space["max_depth"] == "quniform(2, 8, 1)"
-    assert config.space["learning_rate"] == "loguniform(-3, 0)"  # the rest stays
+    assert config.space["learning_rate"] == "loguniform(-3.0, -1.2)"  # the rest stays
 
 
 def test_space_override_without_config_edits_the_default_space() -> None:
     raw = apply_overrides({}, ["space.max_depth=quniform(2, 8, 1)"])
     assert raw["space"]["max_depth"] == "quniform(2, 8, 1)"
-    assert raw["space"]["learning_rate"] == {"loguniform": [-3, 0]}
+    assert raw["space"]["learning_rate"] == {"loguniform": [-3.0, -1.2]}
+
+
+def test_space_override_edits_the_default_space_of_the_encoding_in_any_order() -> None:
+    for overrides in (
+        ["features.encoding=onehot", "space.max_depth=quniform(2, 8, 1)"],
+        ["space.max_depth=quniform(2, 8, 1)", "features.encoding=onehot"],
+    ):
+        raw = apply_overrides({}, overrides)
+        assert raw["space"]["learning_rate"] == {"loguniform": [-3, 0]}  # the tutorial's
+
+
+def test_pruning_defaults_to_median_and_takes_none() -> None:
+    assert build_config({}).search.pruning == "median"
+    assert load_config(None, ["search.pruning=none"]).search.pruning == "none"
 
 
 def test_config_is_frozen() -> None:

@@ -28,6 +28,7 @@ SLOW = [
     "model.early_stopping_rounds=1000",
     "space.learning_rate=loguniform(-9, -8)",
     "space.max_depth=quniform(6, 8, 1)",
+    "space.min_child_weight=loguniform(-1, 0)",  # small leaves: many of them, slow rounds
 ]
 
 

@@ -24,6 +24,7 @@ ENGINES = ("hyperopt",)
 ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
 ENCODINGS = ("native", "onehot")
 TASK_CHOICES = ("auto", "regression", "classification")
+PRUNING = ("median", "none")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
 TAXI_RECIPE = "nyc-taxi"
 TABULAR_RECIPE = "tabular"
@@ -91,6 +92,8 @@ class SearchConfig:
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
     metric: str | None = None  # the loss to minimise; rmse or log_loss by task
+    # Stop trials whose validation curve trails the completed ones (search/pruning.py).
+    pruning: str = "median"
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,7 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
             value = text
         parts = key.split(".")
         if parts[0] == "space" and out.get("space") is None:
-            out["space"] = _default_space_spec(out)
+            out["space"] = _default_space_spec(_with_encoding(out, overrides))
         node = out
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -229,6 +232,21 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
     return out
 
 
+def _with_encoding(raw: Mapping[str, Any], overrides: Iterable[str]) -> Mapping[str, Any]:
+    """``raw`` with the last ``features.encoding`` override applied: the default space
+    depends on the encoding, whichever order the ``--set`` flags come in."""
+    encoding = None
+    for item in overrides:
+        key, _, text = item.partition("=")
+        if key.strip() == "features.encoding":
+            encoding = text.strip()
+    if encoding is None:
+        return raw
+    features = raw.get("features")
+    features = dict(features) if isinstance(features, Mapping) else {}
+    return {**raw, "features": {**features, "encoding": encoding}}
+
+
 def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
     from tunetrack.models import default_space_for
 
@@ -236,9 +254,14 @@ def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
     name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
     data = raw.get("data") or {}
     task = data.get("task") if isinstance(data, Mapping) else None
+    features = raw.get("features") or {}
+    encoding = FeaturesConfig.encoding
+    if isinstance(features, Mapping) and features.get("encoding") in ENCODINGS:
+        encoding = features["encoding"]  # anything else is reported by build_config
     # The task may still be "auto" (decided from the data); edits to a classification
     # study's space are then made on the regression space, which shares its keys.
-    return copy.deepcopy(dict(default_space_for(model_names(str(name)), str(task or "auto"))))
+    names = model_names(str(name))
+    return copy.deepcopy(dict(default_space_for(names, str(task or "auto"), encoding)))
 
 
 def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
@@ -334,6 +357,11 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
             raise ConfigError(f"{path} must be a finite number, got {value!r}")
         return float(value)
     if base is str:
+        if isinstance(value, bool):
+            raise ConfigError(
+                f"{path} must be a non-empty string, got {value!r}: YAML reads yes/no/on/off "
+                "as true/false; quote the word or pick another"
+            )
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{path} must be a non-empty string, got {value!r}")
         return value
@@ -360,6 +388,7 @@ def _check_ranges(config: StudyConfig) -> None:
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
     _one_of("search.algo", search.algo, ALGORITHMS)
+    _one_of("search.pruning", search.pruning, PRUNING)
     _require(
         model.num_boost_round >= 1,
         "model.num_boost_round",

@@ -36,12 +36,14 @@ from tunetrack.models import (
 from tunetrack.preparation import StudyData, load_tables, prepare_study_data
 from tunetrack.progress import TrialProgress
 from tunetrack.search import PastTrial, TrialOutcome, check_algorithm, run_hyperopt
+from tunetrack.search.pruning import make_pruner
 from tunetrack.space import Leaf, build_space, describe_space, flatten_params, space_leaves
 from tunetrack.study import FINISHED_STATES, Study, TrialRecord, trial_from_run
 from tunetrack.tracking import (
     CONFIG_ARTIFACT,
     TAG_ALGO,
     TAG_ENGINE,
+    TAG_PRUNED_AT,
     TAG_STOP_REASON,
     TAG_STOPPED_BY,
     TAG_TRIAL,
@@ -204,7 +206,14 @@ def run_study(
             config.search.max_evals, inputs.metric, enabled=progress, done=previous
         ) as bar:
             loop.on_trial = bar.trial_done
-            run_hyperopt(loop, inputs.hp_space, config.search, deadline=deadline, history=history)
+            run_hyperopt(
+                loop,
+                inputs.hp_space,
+                config.search,
+                deadline=deadline,
+                history=history,
+                start_points=inputs.start_points,
+            )
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
@@ -249,6 +258,7 @@ class _Inputs:
     training: dict[str, TrainingData]  # each family's structures, built once
     metric: str
     datasets: list[DatasetRecord]
+    start_points: list[dict[str, float]]  # evaluated first; only in a default space
 
     @property
     def model_label(self) -> str:
@@ -265,9 +275,16 @@ def _prepare_inputs(
     train_table, valid_table, notes = load_tables(config, train_frame, valid_frame)
     study_data = prepare_study_data(config, train_table, valid_table, notes)
     task = study_data.task
-    space_spec = config.space if config.space is not None else default_space_for(names, task)
+    encoding = config.features.encoding
+    default_spec = default_space_for(names, task, encoding)
+    space_spec = config.space if config.space is not None else default_spec
     hp_space = build_space(space_spec)
     described_space = _json_roundtrip(describe_space(space_spec))
+    # A family's start points belong to its own default space: in any other space (even
+    # one edited by a single --set space.x) they might lie outside it.
+    start_points: list[dict[str, float]] = []
+    if len(names) == 1 and described_space == _json_roundtrip(describe_space(default_spec)):
+        start_points = families[names[0]].start_points(task, encoding)
     for name, params in family_branches(described_space, names).items():
         families[name].check_param_names(params, where="space")
     for family in families.values():
@@ -283,7 +300,9 @@ def _prepare_inputs(
         _dataset(valid_table, study_data.valid, "valid", target),
     ]
     metric = config.search.metric or default_metric(task)
-    return _Inputs(families, hp_space, described_space, study_data, training, metric, datasets)
+    return _Inputs(
+        families, hp_space, described_space, study_data, training, metric, datasets, start_points
+    )
 
 
 # Config keys a resumed study may change: the budget, not what a trial means.
@@ -293,6 +312,8 @@ _RESUMABLE_CHANGES = {
     "search.trial_timeout",
     "search.no_progress_evals",
     "search.loss_threshold",
+    "search.pruning",  # how much a trial may cost, not what it means; also lets studies
+    # started before the key existed resume
     "data.train",
     "data.valid",  # the data is compared by content below
 }
@@ -372,6 +393,10 @@ class _TrialLoop:
         self.on_trial: Any = None
         self.leaves: Mapping[str, Leaf] = space_leaves(inputs.described_space)
         self.metric = inputs.metric
+        # One pruner per family (their curves are not comparable). Curves live in memory
+        # only: a resumed study starts with empty pruners, which prune nothing until
+        # enough trials have completed again.
+        self.pruners = {name: make_pruner(config.search.pruning) for name in inputs.families}
 
     def __call__(self, sampled: Mapping[str, Any], vals: Mapping[str, Any]) -> TrialOutcome:
         number = self.next_number
@@ -384,7 +409,12 @@ class _TrialLoop:
         extra_tags: dict[str, str] = {}
         state = "ok"
         try:
-            metrics, stopped_by = self._fit(family, params)
+            metrics, stopped_by, pruned_at = self._fit(family, params)
+            if pruned_at is not None:
+                # Hyperopt still gets the loss at that round, so TPE learns the region
+                # is poor; a pruned trial is never the study's best (Study.completed).
+                state = "pruned"
+                extra_tags[TAG_PRUNED_AT] = str(pruned_at)
             if stopped_by == "trial_timeout":
                 limit = self.config.search.trial_timeout
                 raise TimeoutError(f"the trial ran past search.trial_timeout={limit:g} s")
@@ -402,8 +432,11 @@ class _TrialLoop:
             self.on_trial(record)
         return TrialOutcome(loss=metrics.get(self.metric), error=error)
 
-    def _fit(self, family: str, params: dict[str, Any]) -> tuple[dict[str, float], str | None]:
-        """Fit and score; says which deadline, if any, cut the boosting short."""
+    def _fit(
+        self, family: str, params: dict[str, Any]
+    ) -> tuple[dict[str, float], str | None, int | None]:
+        """Fit and score; says which deadline, if any, cut the boosting short, and the
+        round the pruner stopped it at (None: not pruned)."""
         trial_deadline = None
         if self.config.search.trial_timeout is not None:
             trial_deadline = time.monotonic() + self.config.search.trial_timeout
@@ -419,6 +452,7 @@ class _TrialLoop:
             early_stopping_rounds=self.config.model.early_stopping_rounds,
             fixed_params=self.config.model.params,
             deadline=deadline,
+            pruner=self.pruners[family],
         )
         metrics = score(data.task, data.y_valid, fit.predictions)
         if not math.isfinite(metrics[self.metric]):
@@ -426,11 +460,19 @@ class _TrialLoop:
         metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
         if fit.best_iteration is not None:
             metrics["best_iteration"] = float(fit.best_iteration)
+        if fit.curve is not None:
+            # Rounds trained, past the best one too: what the trial cost (bench/speed.py
+            # compares studies by it).
+            metrics["rounds"] = float(len(fit.curve))
         stopped_by = None
         if fit.stopped_early_by == "deadline":
             by_trial = trial_deadline is not None and deadline == trial_deadline
             stopped_by = "trial_timeout" if by_trial else "study_timeout"
-        return metrics, stopped_by
+        if fit.pruned_at is None and stopped_by is None and fit.curve:
+            # Only whole curves set the bar: one cut by a deadline would look worse
+            # than it is at its later rounds and never existed past them.
+            self.pruners[family].record(fit.curve)
+        return metrics, stopped_by, fit.pruned_at
 
     def _record(
         self,

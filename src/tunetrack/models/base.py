@@ -82,7 +82,8 @@ class FitResult:
     model: Any = None  # the kept model: what predict() and save() take
     best_iteration: int | None = None
     stopped_early_by: str | None = None  # "deadline" when the study's time ran out mid-fit
-    pruned_at: int | None = None  # the round a pruner stopped the trial at
+    pruned_at: int | None = None  # the round (0-based) a pruner stopped the fit at
+    curve: list[float] | None = None  # boosted families: the validation loss each round
 
 
 class ModelFamily(ABC):
@@ -96,8 +97,14 @@ class ModelFamily(ABC):
     model_file: str
 
     @abstractmethod
-    def default_space(self, task: Task) -> Mapping[str, Any]:
-        """The family's default search space for ``task``, as a spec mapping."""
+    def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
+        """The family's default search space for ``task`` and the features' ``encoding``
+        (``native`` or ``onehot``), as a spec mapping."""
+
+    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, float]]:
+        """Points of the default space to evaluate before the optimizer samples (label ->
+        raw Hyperopt value, every label); none by default."""
+        return []
 
     @abstractmethod
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:

@@ -162,7 +162,7 @@ class LightGBMFamily(ModelFamily):
                     "LightGBM parameter; keep one"
                 )
 
-    def default_space(self, task: Task) -> Mapping[str, Any]:
+    def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         # The objective follows from the task (see fit), so one space serves both.
         return DEFAULT_SPACE
 

@@ -76,7 +76,7 @@ class LinearFamily(ModelFamily):
                 hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
                 raise ConfigError(f"{where}.{name} is not a linear model parameter; {hint}")
 
-    def default_space(self, task: Task) -> Mapping[str, Any]:
+    def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE
 
     def prepare(

@@ -48,7 +48,7 @@ class RandomForestFamily(ModelFamily):
                 hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
                 raise ConfigError(f"{where}.{name} is not a random forest parameter; {hint}")
 
-    def default_space(self, task: Task) -> Mapping[str, Any]:
+    def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return DEFAULT_SPACE
 
     def prepare(

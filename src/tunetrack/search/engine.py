@@ -80,6 +80,7 @@ def run_hyperopt(
     *,
     deadline: float | None = None,
     history: Sequence[PastTrial] = (),
+    start_points: Sequence[Mapping[str, Any]] = (),
 ) -> int:
     """Minimise ``objective`` over ``space`` until ``search.max_evals`` trials are done
     (``history`` counts); returns how many new trials ran.
@@ -87,6 +88,10 @@ def run_hyperopt(
     The same ``search.seed`` gives the same sequence of sampled params. ``deadline`` is a
     ``time.monotonic()`` value after which no new trial starts (the caller also hands it
     to the model so a trial in flight stops at it).
+
+    ``start_points`` (label -> value, every label of the space) are evaluated first, in
+    order, before the algorithm samples; a resumed study (``history``) has run them
+    already, so they are skipped then. The order stays seed-reproducible.
     """
     from hyperopt import STATUS_FAIL, STATUS_OK, fmin
     from hyperopt.exceptions import AllTrialsFailed
@@ -107,7 +112,13 @@ def run_hyperopt(
             return trials_since_best(trials.losses()) >= search.no_progress_evals, []
         return False, []
 
-    trials = history_trials(history)
+    if history or not start_points:
+        trials = history_trials(history)
+    else:
+        from hyperopt.fmin import generate_trials_to_calculate
+
+        trials = generate_trials_to_calculate([dict(p) for p in start_points])
+        trials.refresh()  # else fmin does not count them against max_evals
     # A resumed study must not replay the first run's random draws: mix in how far it got.
     seed = [search.seed, len(history)] if history else search.seed
     # fmin looks up the best point after its loop; the caller reports all-failed studies.

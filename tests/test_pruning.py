@@ -1,0 +1,188 @@
+"""Median stopping: the pruner's rule on its own, then inside a real tiny study."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import tunetrack
+from tunetrack.search.pruning import MedianPruner, NoPruner, make_pruner
+from tunetrack.space import build_space
+
+from .conftest import FAST
+
+# Two completed curves falling from 10 to 5 and to 4.
+DONE = ([10.0, 9.0, 8.0, 7.0, 6.0, 5.0], [10.0, 8.0, 7.0, 6.0, 5.0, 4.0])
+
+
+def _pruner(**kwargs: int) -> MedianPruner:
+    pruner = MedianPruner(**{"n_startup_trials": 2, "n_warmup_rounds": 2, "interval": 1, **kwargs})
+    for curve in DONE:
+        pruner.record(curve)
+    return pruner
+
+
+def _first_prune(pruner: MedianPruner, curve: list[float]) -> int | None:
+    for round_, value in enumerate(curve):
+        if pruner.should_prune(round_, value):
+            return round_
+    return None
+
+
+def test_prunes_a_trailing_curve_at_the_first_round_after_warm_up() -> None:
+    assert _first_prune(_pruner(), [10.0, 10.0, 9.5, 9.5, 9.5, 9.5]) == 2
+
+
+def test_keeps_a_leading_curve() -> None:
+    assert _first_prune(_pruner(), [9.0, 7.0, 6.0, 5.0, 4.0, 3.0]) is None
+
+
+def test_respects_warm_up_rounds_and_startup_trials() -> None:
+    trailing = [99.0] * 6
+    assert _first_prune(_pruner(n_warmup_rounds=4), trailing) == 4
+    assert _first_prune(_pruner(n_startup_trials=3), trailing) is None  # two curves only
+
+
+def test_checks_only_every_interval_rounds() -> None:
+    # Trails from round 3 on; with warm-up 2 and interval 2 the checks are 2, 4, ...
+    assert _first_prune(_pruner(interval=2), [10.0, 8.0, 7.0, 9.0, 9.0, 9.0]) == 4
+
+
+def test_judges_the_best_so_far_not_one_noisy_round() -> None:
+    # A bad round 3 (50) after good ones: the best so far (6) still beats the median (6.5).
+    assert _first_prune(_pruner(), [9.0, 7.0, 6.0, 50.0, 5.0, 4.0]) is None
+
+
+def test_early_stopped_curves_keep_their_final_best_for_later_rounds() -> None:
+    pruner = MedianPruner(n_startup_trials=2, n_warmup_rounds=0, interval=1)
+    pruner.record([5.0, 4.0])  # stopped early at round 1
+    pruner.record([6.0, 5.0, 4.5, 4.4])
+    assert pruner.median_at(3) == pytest.approx((4.0 + 4.4) / 2)
+    assert pruner.should_prune(0, 20.0)
+
+
+def test_ignores_non_finite_curves_and_never_prunes_with_none() -> None:
+    pruner = MedianPruner(n_startup_trials=1, n_warmup_rounds=0, interval=1)
+    pruner.record([math.nan, math.nan])
+    pruner.record([])
+    assert pruner.n_curves == 0
+    assert not pruner.should_prune(5, 1e9)
+    none = make_pruner("none")
+    assert isinstance(none, NoPruner)
+    none.record([1.0])
+    assert not none.should_prune(100, 1e9)
+    with pytest.raises(ValueError, match="unknown pruning"):
+        make_pruner("hyperband")
+
+
+# A tiny study where some trials trail: learning rates from 0.005 to 1, no early
+# stopping so every trial reports all its rounds.
+PRUNY = [
+    *FAST,
+    "model.early_stopping_rounds=null",
+    "space.learning_rate=loguniform(-5, 0)",
+]
+
+
+def _study(sample_paths: tuple[str, str], pruning: str, max_evals: int = 14) -> tunetrack.Study:
+    train, valid = sample_paths
+    return tunetrack.tune(
+        train=train,
+        valid=valid,
+        max_evals=max_evals,
+        overrides=[*PRUNY, f"search.pruning={pruning}"],
+        progress=False,
+    )
+
+
+def test_a_study_prunes_trailing_trials_and_records_them(
+    sample_paths: tuple[str, str], tracking_uri: str
+) -> None:
+    study = _study(sample_paths, "median")
+    pruned = [t for t in study.trials if t.state == "pruned"]
+    assert pruned, [t.state for t in study.trials]
+    assert all(t.state == "ok" for t in study.trials[:5])  # the startup trials
+    client = MlflowClient(tracking_uri)
+    for trial in pruned:
+        run = client.get_run(trial.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["tunetrack.state"] == "pruned"
+        at = int(run.data.tags["tunetrack.pruned_at"])
+        assert 20 <= at < 30
+        # Metrics at the round it stopped: the model it kept has at most that many rounds,
+        # and its loss (what Hyperopt got) is a finite RMSE.
+        assert run.data.metrics["best_iteration"] <= at
+        assert math.isfinite(run.data.metrics["rmse"])
+    assert study.best.state == "ok"
+    assert study.best not in pruned
+    reloaded = tunetrack.load_study(study.run_id)
+    assert [t.state for t in reloaded.trials] == [t.state for t in study.trials]
+
+
+def test_pruning_none_never_prunes(sample_paths: tuple[str, str]) -> None:
+    study = _study(sample_paths, "none")
+    assert {t.state for t in study.trials} == {"ok"}
+
+
+def test_native_default_space_samples_sane_values() -> None:
+    from hyperopt.pyll import stochastic
+
+    from tunetrack.models import get_model
+
+    family = get_model("xgboost")
+    space = build_space(family.default_space("native"))
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        params = stochastic.sample(space, rng=rng)
+        assert isinstance(params["max_depth"], int)
+        assert 6 <= params["max_depth"] <= 12
+        assert 0.049 <= params["learning_rate"] <= 0.302
+        assert 4.9 <= params["min_child_weight"] <= 201.0
+        assert 0.7 <= params["subsample"] <= 1.0
+    assert family.default_space("onehot")["max_depth"] == {"quniform": [4, 100, 1]}
+    # The start point lies inside the space it starts.
+    for point in family.start_points("native"):
+        assert set(point) == {
+            "max_depth",
+            "learning_rate",
+            "min_child_weight",
+            "subsample",
+            "reg_lambda",
+        }
+    assert family.start_points("onehot") == []
+
+
+def test_the_default_study_starts_at_its_start_point_and_counts_it(
+    sample_paths: tuple[str, str],
+) -> None:
+    from tunetrack.models import get_model
+
+    train, valid = sample_paths
+    overrides = ["model.num_boost_round=30", "model.early_stopping_rounds=5"]
+    study = tunetrack.tune(train=train, valid=valid, max_evals=3, overrides=overrides)
+    assert len(study.trials) == 3  # max_evals counts the start point
+    (point,) = get_model("xgboost").start_points("native")
+    first = study.trials[0].params
+    assert first["max_depth"] == int(point["max_depth"])
+    assert first["learning_rate"] == point["learning_rate"]
+    # An edited space has no start point: its first trial is sampled.
+    edited = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=[*overrides, *FAST])
+    assert edited.trials[0].params["max_depth"] <= 6
+
+
+def test_resume_may_change_pruning(sample_paths: tuple[str, str]) -> None:
+    first = _study(sample_paths, "none", max_evals=2)
+    resumed = tunetrack.tune(
+        train=sample_paths[0],
+        valid=sample_paths[1],
+        max_evals=3,
+        overrides=[*PRUNY, "search.pruning=median"],
+        progress=False,
+        resume=True,
+    )
+    assert resumed.run_id == first.run_id
+    assert len(resumed.trials) == 3
