@@ -129,10 +129,10 @@ def test_pruning_none_never_prunes(sample_paths: tuple[str, str]) -> None:
 def test_native_default_space_samples_sane_values() -> None:
     from hyperopt.pyll import stochastic
 
-    from tunetrack.models import get_model
+    from tunetrack.models import Task, get_model
 
     family = get_model("xgboost")
-    space = build_space(family.default_space("native"))
+    space = build_space(family.default_space(Task(), "native"))
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -143,9 +143,9 @@ def test_native_default_space_samples_sane_values() -> None:
         assert 0.049 <= params["learning_rate"] <= 0.302
         assert 4.9 <= params["min_child_weight"] <= 201.0
         assert 0.7 <= params["subsample"] <= 1.0
-    assert family.default_space("onehot")["max_depth"] == {"quniform": [4, 100, 1]}
+    assert family.default_space(Task(), "onehot")["max_depth"] == {"quniform": [4, 100, 1]}
     # The start point lies inside the space it starts.
-    for point in family.start_points("native"):
+    for point in family.start_points(Task(), "native"):
         assert set(point) == {
             "max_depth",
             "learning_rate",
@@ -153,19 +153,19 @@ def test_native_default_space_samples_sane_values() -> None:
             "subsample",
             "reg_lambda",
         }
-    assert family.start_points("onehot") == []
+    assert family.start_points(Task(), "onehot") == []
 
 
 def test_the_default_study_starts_at_its_start_point_and_counts_it(
     sample_paths: tuple[str, str],
 ) -> None:
-    from tunetrack.models import get_model
+    from tunetrack.models import Task, get_model
 
     train, valid = sample_paths
     overrides = ["model.num_boost_round=30", "model.early_stopping_rounds=5"]
     study = tunetrack.tune(train=train, valid=valid, max_evals=3, overrides=overrides)
     assert len(study.trials) == 3  # max_evals counts the start point
-    (point,) = get_model("xgboost").start_points("native")
+    (point,) = get_model("xgboost").start_points(Task(), "native")
     first = study.trials[0].params
     assert first["max_depth"] == int(point["max_depth"])
     assert first["learning_rate"] == point["learning_rate"]

@@ -25,14 +25,19 @@ def task_of(task: Task | str) -> Task:
     return Task(CLASSIFICATION if task == CLASSIFICATION else REGRESSION)
 
 
-def default_space_for(names: Sequence[str], task: Task | str) -> dict[str, Any]:
+def default_space_for(
+    names: Sequence[str], task: Task | str, encoding: str = "native"
+) -> dict[str, Any]:
     """The default space for one family, or a choice across several."""
     from tunetrack.models import get_model
 
     task = task_of(task)
     if len(names) == 1:
-        return dict(get_model(names[0]).default_space(task))
-    branches = [{FAMILY_KEY: name, **dict(get_model(name).default_space(task))} for name in names]
+        return dict(get_model(names[0]).default_space(task, encoding))
+    branches = [
+        {FAMILY_KEY: name, **dict(get_model(name).default_space(task, encoding))}
+        for name in names
+    ]
     return {CHOICE_LABEL: {"choice": branches}}
 
 

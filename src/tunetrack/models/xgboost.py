@@ -62,6 +62,8 @@ NATIVE_START_POINTS: tuple[dict[str, float], ...] = (
     },
 )
 
+CLASSIFICATION_MIN_CHILD_WEIGHT: dict[str, Any] = {"loguniform": [-2.3, 2.3]}  # 0.1 .. 10
+
 # Settings no trial should have to repeat: the histogram method (what QuantileDMatrix is
 # for), all cores, and quiet logs.
 BASE_PARAMS: dict[str, Any] = {"tree_method": "hist", "verbosity": 0}
@@ -176,7 +178,11 @@ class XGBoostFamily(ModelFamily):
         space = TUTORIAL_SPACE if encoding == "onehot" else NATIVE_SPACE
         if task.is_classification:
             # The objective follows from the classes (see fit), so it is not in the space.
-            return {k: v for k, v in space.items() if k != "objective"}
+            # A log-loss hessian is p(1-p) <= 0.25 per row, so the regression space's
+            # min_child_weight (5-200) would need 20-800 rows per leaf: far smaller here.
+            out = {k: v for k, v in space.items() if k != "objective"}
+            out["min_child_weight"] = CLASSIFICATION_MIN_CHILD_WEIGHT
+            return out
         return space
 
     def prepare(

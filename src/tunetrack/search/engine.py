@@ -112,6 +112,9 @@ def run_hyperopt(
             return trials_since_best(trials.losses()) >= search.no_progress_evals, []
         return False, []
 
+    # fmin only evaluates queued points while it still has budget to sample, so start
+    # points must leave it at least one trial (max_evals=1: no start point).
+    start_points = list(start_points)[: max(0, search.max_evals - 1)]
     if history or not start_points:
         trials = history_trials(history)
     else:
