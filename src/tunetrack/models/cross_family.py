@@ -35,8 +35,7 @@ def default_space_for(
     if len(names) == 1:
         return dict(get_model(names[0]).default_space(task, encoding))
     branches = [
-        {FAMILY_KEY: name, **dict(get_model(name).default_space(task, encoding))}
-        for name in names
+        {FAMILY_KEY: name, **dict(get_model(name).default_space(task, encoding))} for name in names
     ]
     return {CHOICE_LABEL: {"choice": branches}}
 
