@@ -19,6 +19,7 @@ no family-specific code:
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from tunetrack.exceptions import ConfigError
 
 REGRESSION = "regression"
 CLASSIFICATION = "classification"
@@ -144,3 +147,13 @@ class ModelFamily(ABC):
     @abstractmethod
     def load(self, path: Path) -> Any:
         """Read what :meth:`save` wrote."""
+
+
+def unknown_param(
+    name: str, known: Iterable[str], *, where: str, what: str, docs: str
+) -> ConfigError:
+    """The one-line error for a parameter a family does not know, with the closest
+    known name as a hint (a typo would otherwise be tuned for nothing)."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"see {docs}"
+    return ConfigError(f"{where}.{name} is not {what}; {hint}")

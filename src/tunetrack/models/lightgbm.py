@@ -8,7 +8,6 @@ inside the functions so that importing tunetrack stays cheap.
 
 from __future__ import annotations
 
-import difflib
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
 
 # Leaf-wise trees: num_leaves is the main capacity knob; learning rate and the L1/L2
 # penalties on log scales (natural-log units, as Hyperopt's loguniform takes them).
@@ -149,10 +148,12 @@ class LightGBMFamily(ModelFamily):
                     "built once for all trials; leave it out"
                 )
             if name not in KNOWN_PARAMS:
-                close = difflib.get_close_matches(name, sorted(KNOWN_PARAMS), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "see LightGBM's parameter docs"
-                raise ConfigError(
-                    f"{where}.{name} is not a LightGBM parameter tunetrack passes on; {hint}"
+                raise unknown_param(
+                    name,
+                    KNOWN_PARAMS,
+                    where=where,
+                    what="a LightGBM parameter tunetrack passes on",
+                    docs="LightGBM's parameter docs",
                 )
         for group in PARAM_GROUPS:
             both = [name for name in group if name in names]

@@ -14,7 +14,6 @@ Not boosted: the round arguments, early stopping and the pruner do not apply.
 
 from __future__ import annotations
 
-import difflib
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -25,7 +24,7 @@ import numpy as np
 
 from tunetrack.exceptions import ConfigError
 from tunetrack.models import _sklearn
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
 
 # The estimator is a conditional choice: each branch samples only its own parameters.
 # alpha / C on natural-log scales; the sampled `kind` / `penalty` name the branch.
@@ -72,9 +71,13 @@ class LinearFamily(ModelFamily):
         known = _known_params()
         for name in names:
             if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
-                raise ConfigError(f"{where}.{name} is not a linear model parameter; {hint}")
+                raise unknown_param(
+                    name,
+                    known,
+                    where=where,
+                    what="a linear model parameter",
+                    docs="scikit-learn's docs",
+                )
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE

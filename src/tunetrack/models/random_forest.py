@@ -9,7 +9,6 @@ sparse (one-hot) input passes through. Models are stored with skops, not pickle.
 
 from __future__ import annotations
 
-import difflib
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,9 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from tunetrack.exceptions import ConfigError
 from tunetrack.models import _sklearn
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
 
 DEFAULT_SPACE: dict[str, Any] = {
     "n_estimators": {"quniform": [50, 400, 1]},
@@ -44,9 +42,13 @@ class RandomForestFamily(ModelFamily):
         known = _known_params()
         for name in names:
             if name not in known:
-                close = difflib.get_close_matches(name, sorted(known), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "see scikit-learn's docs"
-                raise ConfigError(f"{where}.{name} is not a random forest parameter; {hint}")
+                raise unknown_param(
+                    name,
+                    known,
+                    where=where,
+                    what="a random forest parameter",
+                    docs="scikit-learn's docs",
+                )
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return DEFAULT_SPACE

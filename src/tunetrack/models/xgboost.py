@@ -7,7 +7,6 @@ xgboost is imported inside the functions so that importing tunetrack stays cheap
 
 from __future__ import annotations
 
-import difflib
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 # The default for ``features.encoding: onehot`` (the tutorial's own encoding).
@@ -157,10 +156,12 @@ class XGBoostFamily(ModelFamily):
         names = list(names)
         for name in names:
             if name not in KNOWN_PARAMS:
-                close = difflib.get_close_matches(name, sorted(KNOWN_PARAMS), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "see XGBoost's parameter docs"
-                raise ConfigError(
-                    f"{where}.{name} is not an XGBoost parameter and would be ignored; {hint}"
+                raise unknown_param(
+                    name,
+                    KNOWN_PARAMS,
+                    where=where,
+                    what="an XGBoost parameter and would be ignored",
+                    docs="XGBoost's parameter docs",
                 )
         for a, b in ALIASES:
             if a in names and b in names:
