@@ -288,34 +288,6 @@ def training_params(
     return {"nthread": threads, **BASE_PARAMS, **fixed_params, **params}
 
 
-def refit(
-    params: Mapping[str, Any],
-    data: TrainingData,
-    *,
-    num_boost_round: int,
-    fixed_params: Mapping[str, Any],
-    nthread: int | None = None,
-    log_evals: bool = False,
-) -> Any:
-    """Train exactly ``num_boost_round`` rounds, no early stopping: a trial's kept model
-    (its first ``best_iteration + 1`` rounds) again. ``log_evals`` only records the
-    validation curve (for autologging); it does not change the model."""
-    import xgboost as xgb
-
-    return xgb.train(
-        training_params(params, fixed_params, nthread),
-        data.train,
-        num_boost_round=num_boost_round,
-        evals=[(data.valid, "validation")] if log_evals else (),
-        verbose_eval=False,
-    )
-
-
-def predict_valid(booster: Any, data: TrainingData) -> np.ndarray:
-    """Predictions on the study's validation matrix, as a trial scores them."""
-    return np.asarray(booster.predict(data.valid), dtype="float64")
-
-
 def predict(booster: Any, x: Any) -> np.ndarray:
     """Predictions for encoded rows (a frame with categories, or a sparse matrix)."""
     import xgboost as xgb
