@@ -69,17 +69,24 @@ def load_tables(
 ) -> tuple[Table, Table, list[str]]:
     """Read (or split) the train and validation tables the config names."""
     data = config.data
-    taxi = data.recipe == TAXI_RECIPE
     train_source: Any = train_frame if train_frame is not None else data.train
     if train_source is None:
         train_source = bundled_path(BUNDLED_TRAIN)
     train = read_table(train_source, role="train")
     valid_source: Any = valid_frame if valid_frame is not None else data.valid
-    wants_split = data.valid_fraction is not None or data.split_column is not None
-    if valid_source is not None or (taxi and not wants_split):
+    if not splits_train(data, valid_given=valid_source is not None):
         source = valid_source if valid_source is not None else bundled_path(BUNDLED_VALID)
         return train, read_table(source, role="valid"), []
     return split(train, data, config.search.seed)
+
+
+def splits_train(data: DataConfig, *, valid_given: bool) -> bool:
+    """Whether the validation rows come out of the train table: no validation data was
+    given, and a split was asked for or the recipe has no bundled validation month."""
+    if valid_given:
+        return False
+    asked = data.valid_fraction is not None or data.split_column is not None
+    return asked or data.recipe != TAXI_RECIPE
 
 
 def split(train: Table, data: DataConfig, seed: int) -> tuple[Table, Table, list[str]]:

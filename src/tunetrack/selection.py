@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunetrack.config import TAXI_RECIPE, StudyConfig, build_config
+from tunetrack.config import StudyConfig, build_config
 from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, read_table
 from tunetrack.data.loaders import DATAFRAME_SOURCE, Table, frame_digest
 from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.metrics import score
 from tunetrack.models import FAMILY_KEY, ModelFamily, get_model
 from tunetrack.predictor import Predictor
-from tunetrack.preparation import StudyData, prepare_study_data, split
+from tunetrack.preparation import StudyData, prepare_study_data, split, splits_train
 from tunetrack.report.data import pareto_mask
 from tunetrack.study import Study, TrialRecord
 from tunetrack.tracking import TAG_PARENT, TAG_ROLE, Tracker
@@ -321,10 +321,7 @@ def _study_tables(
     """The study's train and validation tables, read (or split) as the study did."""
     train_table = _study_table(study, "train", train, run_params)
     data = config.data
-    was_split = data.valid is None and (
-        data.recipe != TAXI_RECIPE or data.valid_fraction is not None or data.split_column
-    )
-    if valid is not None or not was_split:
+    if not splits_train(data, valid_given=valid is not None or data.valid is not None):
         return train_table, _study_table(study, "valid", valid, run_params)
     train_table, valid_table, _ = split(train_table, data, config.search.seed)
     expected = run_params.get("data.valid_sha256")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -149,11 +149,13 @@ class ModelFamily(ABC):
         """Read what :meth:`save` wrote."""
 
 
-def unknown_param(
-    name: str, known: Iterable[str], *, where: str, what: str, docs: str
-) -> ConfigError:
-    """The one-line error for a parameter a family does not know, with the closest
+def check_known(
+    names: Iterable[str], known: Collection[str], *, where: str, what: str, docs: str
+) -> None:
+    """Raise a one-line ConfigError for the first name not in ``known``, with the closest
     known name as a hint (a typo would otherwise be tuned for nothing)."""
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"see {docs}"
-    return ConfigError(f"{where}.{name} is not {what}; {hint}")
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"see {docs}"
+            raise ConfigError(f"{where}.{name} is not {what}; {hint}")

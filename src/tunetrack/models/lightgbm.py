@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 
 # Leaf-wise trees: num_leaves is the main capacity knob; learning rate and the L1/L2
 # penalties on log scales (natural-log units, as Hyperopt's loguniform takes them).
@@ -147,14 +147,13 @@ class LightGBMFamily(ModelFamily):
                     f"{where}.{name} is a LightGBM Dataset setting, fixed when the data is "
                     "built once for all trials; leave it out"
                 )
-            if name not in KNOWN_PARAMS:
-                raise unknown_param(
-                    name,
-                    KNOWN_PARAMS,
-                    where=where,
-                    what="a LightGBM parameter tunetrack passes on",
-                    docs="LightGBM's parameter docs",
-                )
+            check_known(
+                [name],
+                KNOWN_PARAMS,
+                where=where,
+                what="a LightGBM parameter tunetrack passes on",
+                docs="LightGBM's parameter docs",
+            )
         for group in PARAM_GROUPS:
             both = [name for name in group if name in names]
             if len(both) > 1:

@@ -24,7 +24,7 @@ import numpy as np
 
 from tunetrack.exceptions import ConfigError
 from tunetrack.models import _sklearn
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 
 # The estimator is a conditional choice: each branch samples only its own parameters.
 # alpha / C on natural-log scales; the sampled `kind` / `penalty` name the branch.
@@ -68,16 +68,13 @@ class LinearFamily(ModelFamily):
     model_file = "model.skops"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
-        known = _known_params()
-        for name in names:
-            if name not in known:
-                raise unknown_param(
-                    name,
-                    known,
-                    where=where,
-                    what="a linear model parameter",
-                    docs="scikit-learn's docs",
-                )
+        check_known(
+            names,
+            _known_params(),
+            where=where,
+            what="a linear model parameter",
+            docs="scikit-learn's docs",
+        )
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from tunetrack.models import _sklearn
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 
 DEFAULT_SPACE: dict[str, Any] = {
     "n_estimators": {"quniform": [50, 400, 1]},
@@ -39,16 +39,13 @@ class RandomForestFamily(ModelFamily):
     model_file = "model.skops"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
-        known = _known_params()
-        for name in names:
-            if name not in known:
-                raise unknown_param(
-                    name,
-                    known,
-                    where=where,
-                    what="a random forest parameter",
-                    docs="scikit-learn's docs",
-                )
+        check_known(
+            names,
+            _known_params(),
+            where=where,
+            what="a random forest parameter",
+            docs="scikit-learn's docs",
+        )
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return DEFAULT_SPACE

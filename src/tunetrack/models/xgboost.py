@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
-from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, unknown_param
+from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 # The default for ``features.encoding: onehot`` (the tutorial's own encoding).
@@ -154,15 +154,13 @@ class XGBoostFamily(ModelFamily):
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
-        for name in names:
-            if name not in KNOWN_PARAMS:
-                raise unknown_param(
-                    name,
-                    KNOWN_PARAMS,
-                    where=where,
-                    what="an XGBoost parameter and would be ignored",
-                    docs="XGBoost's parameter docs",
-                )
+        check_known(
+            names,
+            KNOWN_PARAMS,
+            where=where,
+            what="an XGBoost parameter and would be ignored",
+            docs="XGBoost's parameter docs",
+        )
         for a, b in ALIASES:
             if a in names and b in names:
                 raise ConfigError(
