@@ -71,6 +71,22 @@ def test_space_override_edits_the_default_space_of_the_encoding_in_any_order() -
         assert raw["space"]["learning_rate"] == {"loguniform": [-3, 0]}  # the tutorial's
 
 
+def test_space_override_edits_the_space_of_the_model_and_space_given_as_arguments() -> None:
+    from tunetrack.models import Task, get_model
+    from tunetrack.tuner import resolve_config
+
+    lightgbm = resolve_config(
+        None, overrides=["space.learning_rate=uniform(0.1, 0.2)"], model="lightgbm"
+    )
+    assert lightgbm.model.name == "lightgbm"
+    assert set(lightgbm.space) == set(get_model("lightgbm").default_space(Task()))
+    assert lightgbm.space["learning_rate"] == "uniform(0.1, 0.2)"
+    given = resolve_config(
+        None, overrides=["space.max_depth=quniform(2, 4, 1)"], space={"eta": "uniform(0.1, 0.3)"}
+    )
+    assert given.space == {"eta": "uniform(0.1, 0.3)", "max_depth": "quniform(2, 4, 1)"}
+
+
 def test_pruning_defaults_to_median_and_takes_none() -> None:
     assert build_config({}).search.pruning == "median"
     assert load_config(None, ["search.pruning=none"]).search.pruning == "none"

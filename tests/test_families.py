@@ -168,6 +168,11 @@ def test_boosted_family_stops_early_on_the_validation_loss(name: str) -> None:
     assert result.best_iteration < 300 - 5
     assert result.stopped_early_by is None
     assert result.pruned_at is None
+    # The validation curve (the pruner's input) has a value per round trained, and its
+    # best is at the best round.
+    curve = result.curve or []
+    assert result.best_iteration < len(curve) <= result.best_iteration + 1 + 5
+    assert min(curve) == pytest.approx(curve[result.best_iteration])
     # The kept model ends at the best round: it predicts what the trial scored.
     np.testing.assert_allclose(
         family.predict(result.model, c.x_valid, c.task), result.predictions, rtol=1e-6
@@ -214,6 +219,7 @@ def test_pruner_stops_a_boosted_family(name: str, case_name: str) -> None:
     result = fit(family, case_name, num_boost_round=100, pruner=pruner)
     assert result.pruned_at == 3
     assert [r for r, _ in pruner.seen] == [0, 1, 2, 3]
+    assert result.curve == [v for _, v in pruner.seen]
     assert all(math.isfinite(v) and v >= 0 for _, v in pruner.seen)
     assert result.best_iteration is not None
     assert result.best_iteration <= 3

@@ -86,21 +86,25 @@ PRUNY = [
 ]
 
 
-def _study(sample_paths: tuple[str, str], pruning: str, max_evals: int = 14) -> tunetrack.Study:
+def _study(
+    sample_paths: tuple[str, str], pruning: str, max_evals: int = 14, model: str = "xgboost"
+) -> tunetrack.Study:
     train, valid = sample_paths
     return tunetrack.tune(
         train=train,
         valid=valid,
+        model=model,
         max_evals=max_evals,
         overrides=[*PRUNY, f"search.pruning={pruning}"],
         progress=False,
     )
 
 
+@pytest.mark.parametrize("model", ["xgboost", "lightgbm"])
 def test_a_study_prunes_trailing_trials_and_records_them(
-    sample_paths: tuple[str, str], tracking_uri: str
+    sample_paths: tuple[str, str], tracking_uri: str, model: str
 ) -> None:
-    study = _study(sample_paths, "median")
+    study = _study(sample_paths, "median", model=model)
     pruned = [t for t in study.trials if t.state == "pruned"]
     assert pruned, [t.state for t in study.trials]
     assert all(t.state == "ok" for t in study.trials[:5])  # the startup trials
@@ -114,6 +118,8 @@ def test_a_study_prunes_trailing_trials_and_records_them(
         # Metrics at the round it stopped: the model it kept has at most that many rounds,
         # and its loss (what Hyperopt got) is a finite RMSE.
         assert run.data.metrics["best_iteration"] <= at
+        assert run.data.metrics["rounds"] == at + 1
+        assert run.data.tags["model"] == model
         assert math.isfinite(run.data.metrics["rmse"])
     assert study.best.state == "ok"
     assert study.best not in pruned

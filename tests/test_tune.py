@@ -21,8 +21,10 @@ from .conftest import FAST
 def _tune(sample_paths: tuple[str, str], *extra: str, **kwargs: object) -> tunetrack.Study:
     train, valid = sample_paths
     kwargs.setdefault("max_evals", 4)
+    # FAST's space.* settings would edit a space given here: keep them for the default.
+    fast = [o for o in FAST if "space" not in kwargs or not o.startswith("space.")]
     return tunetrack.tune(
-        train=train, valid=valid, overrides=[*FAST, *extra], progress=False, **kwargs
+        train=train, valid=valid, overrides=[*fast, *extra], progress=False, **kwargs
     )
 
 

@@ -128,34 +128,47 @@ def resolve_config(
         raw = {}
     else:
         raw = config_mod.load_yaml(config)
-    raw = config_mod.apply_overrides(raw, overrides)
-    placement = {
-        "train": ("data", "train"),
-        "valid": ("data", "valid"),
-        "model": ("model", "name"),
-        "target": ("data", "target"),
-        "task": ("data", "task"),
-        "valid_fraction": ("data", "valid_fraction"),
-        "max_evals": ("search", "max_evals"),
-        "timeout": ("search", "timeout"),
-        "seed": ("search", "seed"),
-        "algo": ("search", "algo"),
-        "experiment": ("tracking", "experiment"),
-        "tracking_uri": ("tracking", "tracking_uri"),
-    }
+    # The model, task and space go in first, so ``space.<param>`` overrides edit the
+    # space of the model and task named here (or the space given). The other arguments
+    # then win over --set, as the model and task do.
+    first = {k: v for k, v in kwargs.items() if k in ("model", "task", "space")}
+    raw = config_mod.apply_overrides(_place(raw, first), overrides)
+    rest = {k: v for k, v in kwargs.items() if k != "space"}
+    return config_mod.build_config(_place(raw, rest))
+
+
+_PLACEMENT = {
+    "train": ("data", "train"),
+    "valid": ("data", "valid"),
+    "model": ("model", "name"),
+    "target": ("data", "target"),
+    "task": ("data", "task"),
+    "valid_fraction": ("data", "valid_fraction"),
+    "max_evals": ("search", "max_evals"),
+    "timeout": ("search", "timeout"),
+    "seed": ("search", "seed"),
+    "algo": ("search", "algo"),
+    "experiment": ("tracking", "experiment"),
+    "tracking_uri": ("tracking", "tracking_uri"),
+}
+
+
+def _place(raw: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with keyword arguments put where the config keeps them (None: unset)."""
+    raw = dict(raw)
     for key, value in kwargs.items():
         if value is None:
             continue
         if key == "space":
             raw["space"] = value
             continue
-        section, name = placement[key]
+        section, name = _PLACEMENT[key]
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
         current = raw.get(section) or {}
         if isinstance(current, Mapping):  # else build_config names the broken section
             raw[section] = {**current, name: value}
-    return config_mod.build_config(raw)
+    return raw
 
 
 def run_study(

@@ -228,6 +228,7 @@ class LightGBMFamily(ModelFamily):
             best_iteration=rounds - 1,
             stopped_early_by="deadline" if watcher.deadline_fired else None,
             pruned_at=watcher.pruned_at,
+            curve=watcher.curve,
         )
 
     def predict(self, model: Any, x: Any, task: Task) -> np.ndarray:
@@ -285,6 +286,7 @@ class _Watcher:
         self.pruner = pruner
         self.deadline_fired = False
         self.pruned_at: int | None = None
+        self.curve: list[float] = []  # the first validation metric, a value per round
         self._best: tuple[int, float, list[Any]] | None = None
 
     def __call__(self, env: Any) -> None:
@@ -294,6 +296,7 @@ class _Watcher:
         round_ = env.iteration - env.begin_iteration
         if results:
             _, _, value, higher_better = results[0][:4]
+            self.curve.append(float(value))
             score = -value if higher_better else value
             if self._best is None or score < self._best[1]:
                 self._best = (env.iteration, score, list(results))
