@@ -25,8 +25,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-# Side by side with the tutorial's loop (bench/speed.py); the full run takes ~1.5 hours.
-# `make bench ARGS=--quick` (or `make bench-quick`): a subsample, ~10 minutes.
+# Side by side with the tutorial's loop (bench/speed.py); the full run takes about 2 hours,
+# `ARGS="--only loop,default"` a part. `make bench-quick`: a subsample, ~10 minutes.
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py $(ARGS)
 

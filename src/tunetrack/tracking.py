@@ -2,7 +2,7 @@
 
 Each trial costs two small writes: its run is created RUNNING when the trial starts (so
 a crash leaves evidence), then its params, metrics and tags go in with its end status.
-On a SQL store (local SQLite, PostgreSQL) each of the two is one transaction
+On a SQL store (a local SQLite file or a database URL) each of the two is one transaction
 (``_SqlTrialWrites``); elsewhere they are MLflow's ``create_run``, then ``log_batch``
 and ``set_terminated``. Nothing here holds state that is not in MLflow.
 """
