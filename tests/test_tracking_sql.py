@@ -150,6 +150,21 @@ def test_a_run_deleted_mid_trial_gets_mlflows_own_error(
         tracker.finish_trial(run_id, state="ok", params=PARAMS, metrics=METRICS)
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_no_trial_starts_in_an_experiment_deleted_mid_study(
+    tracking_uri: str, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    tracker = _tracker(tracking_uri, direct, monkeypatch)
+    ref = _study(tracker)
+    tracker.start_trial(ref, 0)  # the first trial reads and keeps the artifact root
+    tracker._client.delete_experiment(ref.experiment_id)
+    with pytest.raises(MlflowException, match="must be in the 'active' state"):
+        tracker.start_trial(ref, 1)
+    tracker._client.restore_experiment(ref.experiment_id)
+    runs = tracker._client.search_runs([ref.experiment_id], "tags.`tunetrack.role` = 'trial'")
+    assert [r.data.tags["tunetrack.trial"] for r in runs] == ["0"]
+
+
 def test_a_trial_finished_twice_falls_back_to_the_client_and_its_error(
     tracking_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

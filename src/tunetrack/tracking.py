@@ -166,10 +166,9 @@ class _SqlTrialWrites:
         return None
 
     def _artifact_root(self, experiment_id: str) -> str:
-        """The experiment's artifact location, checked active once per experiment."""
+        """The experiment's artifact location (it never changes, so it is read once)."""
         if experiment_id not in self._artifact_roots:
             experiment = self._store.get_experiment(experiment_id)
-            self._store._check_experiment_is_active(experiment)
             self._artifact_roots[experiment_id] = experiment.artifact_location
         return self._artifact_roots[experiment_id]
 
@@ -179,7 +178,7 @@ class _SqlTrialWrites:
         import uuid
 
         from mlflow.entities import LifecycleStage, RunStatus, SourceType
-        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+        from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlRun, SqlTag
         from mlflow.utils.uri import append_to_uri_path
         from mlflow.utils.validation import _validate_tag
 
@@ -190,6 +189,14 @@ class _SqlTrialWrites:
             self._artifact_root(experiment_id), run_id, self._store.ARTIFACTS_FOLDER_NAME
         )
         with self._store.ManagedSessionMaker(read_only=False) as session:
+            # Checked each trial, as the client does: the experiment may be deleted mid-study.
+            stage = (
+                session.query(SqlExperiment.lifecycle_stage)
+                .filter(SqlExperiment.experiment_id == int(experiment_id))
+                .scalar()
+            )
+            if stage != LifecycleStage.ACTIVE:
+                self._store._check_experiment_is_active(self._store.get_experiment(experiment_id))
             run = SqlRun(
                 name=run_name,
                 artifact_uri=artifact_uri,
