@@ -173,3 +173,25 @@ def test_a_trial_finished_twice_falls_back_to_the_client_and_its_error(
     with pytest.raises(MlflowException, match="Changing param values is not allowed"):
         tracker.finish_trial(run_id, state="ok", params={**PARAMS, "max_depth": 9}, metrics=METRICS)
     assert tracker._client.get_run(run_id).data.params["max_depth"] == "7"
+
+
+def test_the_logged_dataset_schema_is_mlflows_own_inference_read_from_a_sample() -> None:
+    import numpy as np
+    import pandas as pd
+    from mlflow.data.pandas_dataset import from_pandas
+
+    n = 3 * tracking.SCHEMA_SAMPLE_ROWS
+    frame = pd.DataFrame(
+        {
+            "PULocationID": [str(i % 260) for i in range(n)],
+            "trip_distance": np.linspace(0.1, 30, n),
+            "passengers": np.arange(n) % 5,
+            "store_and_fwd": [i % 2 == 0 for i in range(n)],
+            "pickup": pd.date_range("2021-01-01", periods=n, freq="min"),
+            "tip": [None if i == n - 1 else 1.5 for i in range(n)],  # missing past the sample
+            "note": ["x"] * (n - 1) + [None],
+        }
+    )
+    ours = tracking._frame_schema(frame)
+    assert ours == from_pandas(frame).schema  # what MLflow infers reading every row
+    assert [c.required for c in ours.inputs] == [True] * 5 + [False, False]

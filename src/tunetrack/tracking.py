@@ -275,6 +275,35 @@ class _SqlTrialWrites:
         return True
 
 
+# Rows MLflow's type inference reads; whether a column has missing values is read from all.
+SCHEMA_SAMPLE_ROWS = 1_000
+
+
+def _frame_schema(frame: Any) -> Any:
+    """The MLflow schema of a table, as ``mlflow.data.from_pandas`` would infer it.
+
+    MLflow checks the type of every value of every text column in Python: 2.1 s of the 5 s
+    a taxi study took to its first result, and minutes on a table of ten million rows.
+    The column types come from the first rows instead; ``required`` (no missing value) is
+    still decided over the whole column, vectorised. None where MLflow cannot infer one
+    (it then logs the dataset without a schema, as it would).
+    """
+    from mlflow.types.schema import ColSpec, Schema
+    from mlflow.types.utils import _infer_schema
+
+    try:
+        sampled = _infer_schema(frame.head(SCHEMA_SAMPLE_ROWS))
+    except Exception:  # MLflow's own dataset swallows the same failure
+        return None
+    missing = {str(k): bool(v) for k, v in frame.isna().any().items()}
+    return Schema(
+        [
+            ColSpec(c.type, c.name, required=not missing.get(str(c.name), False))
+            for c in sampled.inputs
+        ]
+    )
+
+
 @contextlib.contextmanager
 def _store_lock(uri: str) -> Iterator[None]:
     """An exclusive lock beside a local SQLite store; a no-op for other stores."""
@@ -469,6 +498,9 @@ class Tracker:
                     targets=d.target,
                     digest=d.sha256[:DATASET_DIGEST_CHARS],
                 )
+                # Its advice on integer columns is about model signatures, not datasets.
+                warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer")
+                dataset.schema = _frame_schema(d.frame)  # not MLflow's row-by-row inference
             context = "training" if d.role == "train" else "validation"
             inputs.append(
                 DatasetInput(
