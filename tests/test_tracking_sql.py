@@ -2,7 +2,8 @@
 
 The direct path (``tracking._SqlTrialWrites``) exists for speed only (issue #5); every
 reader (MLflow's client, search, its UI, tunetrack's load_study) must see the same runs.
-Each test writes the same trial both ways on a real SQLite store and compares.
+Each test writes the same trial both ways on a real SQLite store and compares. The last
+checks the other shortcut taken for speed: the logged datasets' schema, read from a sample.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
+from mlflow.data.pandas_dataset import from_pandas
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -176,10 +180,6 @@ def test_a_trial_finished_twice_falls_back_to_the_client_and_its_error(
 
 
 def test_the_logged_dataset_schema_is_mlflows_own_inference_read_from_a_sample() -> None:
-    import numpy as np
-    import pandas as pd
-    from mlflow.data.pandas_dataset import from_pandas
-
     n = 3 * tracking.SCHEMA_SAMPLE_ROWS
     frame = pd.DataFrame(
         {
