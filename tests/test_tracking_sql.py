@@ -160,7 +160,7 @@ def test_no_trial_starts_in_an_experiment_deleted_mid_study(
 ) -> None:
     tracker = _tracker(tracking_uri, direct, monkeypatch)
     ref = _study(tracker)
-    tracker.start_trial(ref, 0)  # the first trial reads and keeps the artifact root
+    tracker.start_trial(ref, 0)  # a trial before the deletion: it stops the next one only
     tracker._client.delete_experiment(ref.experiment_id)
     with pytest.raises(MlflowException, match="must be in the 'active' state"):
         tracker.start_trial(ref, 1)

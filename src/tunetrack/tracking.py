@@ -154,7 +154,6 @@ class _SqlTrialWrites:
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        self._artifact_roots: dict[str, str] = {}
 
     @staticmethod
     def for_client(client: Any) -> _SqlTrialWrites | None:
@@ -164,13 +163,6 @@ class _SqlTrialWrites:
         if DIRECT_SQL_TRIAL_WRITES and isinstance(store, SqlAlchemyStore):
             return _SqlTrialWrites(store)
         return None
-
-    def _artifact_root(self, experiment_id: str) -> str:
-        """The experiment's artifact location (it never changes, so it is read once)."""
-        if experiment_id not in self._artifact_roots:
-            experiment = self._store.get_experiment(experiment_id)
-            self._artifact_roots[experiment_id] = experiment.artifact_location
-        return self._artifact_roots[experiment_id]
 
     def create_run(
         self, experiment_id: str, start_ms: int, run_name: str, tags: Mapping[str, str]
@@ -185,18 +177,19 @@ class _SqlTrialWrites:
         checked = (_validate_tag(k, v) for k, v in {**tags, TAG_RUN_NAME: run_name}.items())
         all_tags = {t.key: t.value for t in checked}
         run_id = uuid.uuid4().hex
-        artifact_uri = append_to_uri_path(
-            self._artifact_root(experiment_id), run_id, self._store.ARTIFACTS_FOLDER_NAME
-        )
         with self._store.ManagedSessionMaker(read_only=False) as session:
-            # Checked each trial, as the client does: the experiment may be deleted mid-study.
-            stage = (
-                session.query(SqlExperiment.lifecycle_stage)
+            # Read each trial, as the client does: the experiment may be deleted mid-study.
+            experiment = (
+                session.query(SqlExperiment.lifecycle_stage, SqlExperiment.artifact_location)
                 .filter(SqlExperiment.experiment_id == int(experiment_id))
-                .scalar()
+                .one_or_none()
             )
-            if stage != LifecycleStage.ACTIVE:
+            if experiment is None or experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+                # MLflow's own error: no such experiment, or not active.
                 self._store._check_experiment_is_active(self._store.get_experiment(experiment_id))
+            artifact_uri = append_to_uri_path(
+                experiment.artifact_location, run_id, self._store.ARTIFACTS_FOLDER_NAME
+            )
             run = SqlRun(
                 name=run_name,
                 artifact_uri=artifact_uri,
