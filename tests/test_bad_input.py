@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tunetrack.cli import app
 from tunetrack.config import apply_overrides, build_config
 from tunetrack.exceptions import ConfigError, TunetrackError
+from tunetrack.preparation import default_space_spec
 from tunetrack.space import DISTRIBUTIONS, build_space
 
 from .conftest import TRAIN_SAMPLE, VALID_SAMPLE
@@ -347,5 +348,7 @@ def test_config_parser_raises_only_its_own_errors(raw: dict) -> None:
 @given(st.lists(st.text(max_size=30), max_size=4))
 def test_overrides_raise_only_config_errors(overrides: list[str]) -> None:
     assert "\n" not in _own_error(
-        lambda o: build_config(apply_overrides({}, o)), overrides, kind=ConfigError
+        lambda o: build_config(apply_overrides({}, o, default_space=default_space_spec)),
+        overrides,
+        kind=ConfigError,
     )

@@ -13,6 +13,7 @@ from tunetrack.config import (
     valid_keys,
 )
 from tunetrack.exceptions import ConfigError
+from tunetrack.preparation import check_config, default_space_spec
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "nyc-taxi.yaml"
 
@@ -53,13 +54,19 @@ def test_overrides_reach_nested_keys_and_parse_yaml_scalars() -> None:
     assert config.search.timeout == 2.5
     assert config.model.params == {"nthread": 1}
     assert config.space["max_depth"] == "quniform(2, 8, 1)"
-    assert config.space["learning_rate"] == "loguniform(-3.0, -1.2)"  # the rest stays
+    assert config.space["learning_rate"] == "loguniform(-2.995732, -1.203973)"  # the rest stays
 
 
 def test_space_override_without_config_edits_the_default_space() -> None:
-    raw = apply_overrides({}, ["space.max_depth=quniform(2, 8, 1)"])
+    raw = apply_overrides(
+        {}, ["space.max_depth=quniform(2, 8, 1)"], default_space=default_space_spec
+    )
     assert raw["space"]["max_depth"] == "quniform(2, 8, 1)"
-    assert raw["space"]["learning_rate"] == {"loguniform": [-3.0, -1.2]}
+    # The rest of the default space stays: learning rate 0.05 .. 0.3 on a log scale.
+    assert raw["space"]["learning_rate"] == {
+        "loguniform": {"low": -2.995732, "high": -1.203973},
+        "type": "float",
+    }
 
 
 def test_space_override_edits_the_default_space_of_the_encoding_in_any_order() -> None:
@@ -67,13 +74,13 @@ def test_space_override_edits_the_default_space_of_the_encoding_in_any_order() -
         ["features.encoding=onehot", "space.max_depth=quniform(2, 8, 1)"],
         ["space.max_depth=quniform(2, 8, 1)", "features.encoding=onehot"],
     ):
-        raw = apply_overrides({}, overrides)
+        raw = apply_overrides({}, overrides, default_space=default_space_spec)
         assert raw["space"]["learning_rate"] == {"loguniform": [-3, 0]}  # the tutorial's
 
 
 def test_space_override_edits_the_space_of_the_model_and_space_given_as_arguments() -> None:
     from tunetrack.models import Task, get_model
-    from tunetrack.tuner import resolve_config
+    from tunetrack.study import resolve_config
 
     lightgbm = resolve_config(
         None, overrides=["space.learning_rate=uniform(0.1, 0.2)"], model="lightgbm"
@@ -109,6 +116,13 @@ def test_config_is_frozen() -> None:
         ({"search": {"timeout": -1}}, ["search.timeout", "positive"]),
         ({"search": {"algo": "bayes"}}, ["search.algo", "tpe"]),
         ({"model": {"name": "catboost"}}, ["model.name", "xgboost"]),
+        ({"model": {"name": "xgboost,catboost"}}, ["unknown model.name 'catboost'"]),
+        ({"model": {"name": " , "}}, ["model.name must name a model family"]),
+        (
+            {"model": {"name": "xgboost,lightgbm", "params": {"nthread": 1}}},
+            ["model.params fixes one family's settings"],
+        ),
+        ({"search": {"metric": "auc"}}, ["unknown search.metric 'auc'", "log_loss"]),
         ({"model": {"num_boost_round": 0}}, ["model.num_boost_round"]),
         ({"features": {"encoding": "hash"}}, ["features.encoding", "onehot"]),
         ({"data": {"recipe": "flights"}}, ["data.recipe", "nyc-taxi"]),
@@ -117,8 +131,9 @@ def test_config_is_frozen() -> None:
     ],
 )
 def test_bad_config_names_the_key_and_the_fix(raw: dict, words: list[str]) -> None:
+    # build_config checks the shape; check_config the names only the registries know.
     with pytest.raises(ConfigError) as info:
-        build_config(raw)
+        check_config(build_config(raw))
     message = str(info.value)
     assert "\n" not in message
     for word in words:
@@ -143,8 +158,10 @@ def test_bad_override_syntax() -> None:
 
 
 def test_to_dict_is_plain_and_rebuilds() -> None:
+    from tunetrack.space import describe_space
+
     config = load_config(EXAMPLE)
-    again = build_config(config.to_dict())
+    again = build_config(config.to_dict(describe_space))
     assert isinstance(again, StudyConfig)
     assert again.model == config.model
     assert again.search == config.search
@@ -155,3 +172,29 @@ def test_valid_keys_lists_every_section() -> None:
     assert "search.max_evals" in keys
     assert "model.early_stopping_rounds" in keys
     assert "space.<param>" in keys
+
+
+def test_shape_and_registry_checks_are_separate() -> None:
+    """build_config takes any family, recipe or metric name; check_config rejects it."""
+    config = build_config(
+        {"model": {"name": "catboost"}, "data": {"recipe": "flights"}, "search": {"metric": "x"}}
+    )
+    assert config.model.name == "catboost"
+    with pytest.raises(ConfigError, match=r"unknown model\.name 'catboost'"):
+        check_config(config)
+    check_config(build_config({}))
+
+
+def test_to_dict_takes_the_space_describer() -> None:
+    from tunetrack.space import describe_space
+
+    config = load_config(EXAMPLE)
+    assert config.to_dict(describe_space)["space"] == describe_space(config.space)
+    assert build_config({}).to_dict(describe_space)["space"] is None
+
+
+def test_model_names_expand_all_and_drop_repeats() -> None:
+    from tunetrack.preparation import model_names
+
+    assert model_names("all") == ("xgboost", "lightgbm", "random_forest", "linear")
+    assert model_names("xgboost, linear,xgboost") == ("xgboost", "linear")

@@ -8,7 +8,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import tunetrack
-from tunetrack.search.pruning import MedianPruner, NoPruner, make_pruner
+from tunetrack.exceptions import ConfigError
+from tunetrack.pruners import CurveHistory, MedianPruner, NoPruner, make_pruner
+from tunetrack.pruners.median import median_at
 from tunetrack.space import build_space
 
 from .conftest import FAST
@@ -17,64 +19,76 @@ from .conftest import FAST
 DONE = ([10.0, 9.0, 8.0, 7.0, 6.0, 5.0], [10.0, 8.0, 7.0, 6.0, 5.0, 4.0])
 
 
-def _pruner(**kwargs: int) -> MedianPruner:
-    pruner = MedianPruner(**{"n_startup_trials": 2, "n_warmup_rounds": 2, "interval": 1, **kwargs})
-    for curve in DONE:
-        pruner.record(curve)
-    return pruner
-
-
-def _first_prune(pruner: MedianPruner, curve: list[float]) -> int | None:
-    for round_, value in enumerate(curve):
-        if pruner.should_prune(round_, value):
+def _first_prune(
+    curve: list[float], history: CurveHistory | None = None, **kwargs: int
+) -> int | None:
+    """The round at which a fresh trial with ``curve`` is pruned (None: never)."""
+    settings = {"n_startup_trials": 2, "n_warmup_rounds": 2, "interval": 1, **kwargs}
+    pruner = MedianPruner(**settings)
+    history = CurveHistory(DONE) if history is None else history
+    for round_ in range(len(curve)):
+        if pruner.prune(history, curve[: round_ + 1]):
             return round_
     return None
 
 
-def test_prunes_a_trailing_curve_at_the_first_round_after_warm_up() -> None:
-    assert _first_prune(_pruner(), [10.0, 10.0, 9.5, 9.5, 9.5, 9.5]) == 2
+@pytest.mark.parametrize(
+    ("case", "curve", "settings", "expected"),
+    [
+        ("trailing: pruned at the first check", [10.0, 10.0, 9.5, 9.5, 9.5, 9.5], {}, 2),
+        ("leading: kept", [9.0, 7.0, 6.0, 5.0, 4.0, 3.0], {}, None),
+        ("warm-up rounds respected", [99.0] * 6, {"n_warmup_rounds": 4}, 4),
+        ("too few startup trials", [99.0] * 6, {"n_startup_trials": 3}, None),
+        # Trails from round 3 on; with warm-up 2 and interval 2 the checks are 2, 4, ...
+        ("checks every interval", [10.0, 8.0, 7.0, 9.0, 9.0, 9.0], {"interval": 2}, 4),
+        # A bad round 3 (50) after good ones: the best so far (6) beats the median (6.5).
+        ("best so far, not one noisy round", [9.0, 7.0, 6.0, 50.0, 5.0, 4.0], {}, None),
+        ("NaN rounds are skipped", [math.nan, math.nan, math.nan, 99.0], {}, 3),
+    ],
+)
+def test_median_rule(
+    case: str, curve: list[float], settings: dict[str, int], expected: int | None
+) -> None:
+    assert _first_prune(curve, **settings) == expected, case
 
 
-def test_keeps_a_leading_curve() -> None:
-    assert _first_prune(_pruner(), [9.0, 7.0, 6.0, 5.0, 4.0, 3.0]) is None
-
-
-def test_respects_warm_up_rounds_and_startup_trials() -> None:
-    trailing = [99.0] * 6
-    assert _first_prune(_pruner(n_warmup_rounds=4), trailing) == 4
-    assert _first_prune(_pruner(n_startup_trials=3), trailing) is None  # two curves only
-
-
-def test_checks_only_every_interval_rounds() -> None:
-    # Trails from round 3 on; with warm-up 2 and interval 2 the checks are 2, 4, ...
-    assert _first_prune(_pruner(interval=2), [10.0, 8.0, 7.0, 9.0, 9.0, 9.0]) == 4
-
-
-def test_judges_the_best_so_far_not_one_noisy_round() -> None:
-    # A bad round 3 (50) after good ones: the best so far (6) still beats the median (6.5).
-    assert _first_prune(_pruner(), [9.0, 7.0, 6.0, 50.0, 5.0, 4.0]) is None
+def test_the_pruner_is_stateless() -> None:
+    # The same question gets the same answer whatever was asked before: nothing about
+    # the running trial is kept between calls (trials may run in other processes).
+    pruner = MedianPruner(n_startup_trials=2, n_warmup_rounds=2, interval=1)
+    history = CurveHistory(DONE)
+    trailing, leading = [10.0, 10.0, 9.5], [9.0, 7.0, 6.0]
+    assert pruner.prune(history, trailing)
+    assert not pruner.prune(history, leading)
+    assert pruner.prune(history, trailing)
 
 
 def test_early_stopped_curves_keep_their_final_best_for_later_rounds() -> None:
-    pruner = MedianPruner(n_startup_trials=2, n_warmup_rounds=0, interval=1)
-    pruner.record([5.0, 4.0])  # stopped early at round 1
-    pruner.record([6.0, 5.0, 4.5, 4.4])
-    assert pruner.median_at(3) == pytest.approx((4.0 + 4.4) / 2)
-    assert pruner.should_prune(0, 20.0)
+    history = CurveHistory([[5.0, 4.0], [6.0, 5.0, 4.5, 4.4]])  # the first stopped at round 1
+    assert median_at(history, 3) == pytest.approx((4.0 + 4.4) / 2)
+    assert MedianPruner(n_startup_trials=2, n_warmup_rounds=0, interval=1).prune(history, [20.0])
 
 
-def test_ignores_non_finite_curves_and_never_prunes_with_none() -> None:
+def test_history_snapshots_do_not_change_and_bad_curves_are_ignored() -> None:
+    history = CurveHistory([[math.nan, math.nan], []])
+    assert len(history) == 0
+    snapshot = history.snapshot()
+    history.add([1.0, 0.5])
+    assert (len(history), len(snapshot)) == (1, 0)
     pruner = MedianPruner(n_startup_trials=1, n_warmup_rounds=0, interval=1)
-    pruner.record([math.nan, math.nan])
-    pruner.record([])
-    assert pruner.n_curves == 0
-    assert not pruner.should_prune(5, 1e9)
+    assert not pruner.prune(snapshot, [1e9])
+    assert pruner.prune(history, [1e9])
+
+
+def test_pruner_registry() -> None:
+    assert isinstance(make_pruner("median"), MedianPruner)
     none = make_pruner("none")
     assert isinstance(none, NoPruner)
-    none.record([1.0])
-    assert not none.should_prune(100, 1e9)
-    with pytest.raises(ValueError, match="unknown pruning"):
+    assert not none.prune(CurveHistory(DONE), [1e9] * 100)
+    with pytest.raises(ConfigError, match=r"unknown search\.pruning 'hyperband'; choose one of"):
         make_pruner("hyperband")
+    with pytest.raises(ValueError, match="interval >= 1"):
+        MedianPruner(interval=0)
 
 
 # A tiny study where some trials trail: learning rates from 0.005 to 1, no early
@@ -121,6 +135,9 @@ def test_a_study_prunes_trailing_trials_and_records_them(
         assert run.data.metrics["rounds"] == at + 1
         assert run.data.tags["model"] == model
         assert math.isfinite(run.data.metrics["rmse"])
+        # The curve so far is stored as metric history, one step a round.
+        curve = client.get_metric_history(trial.run_id, "validation_loss")
+        assert sorted(m.step for m in curve) == list(range(at + 1))
     assert study.best.state == "ok"
     assert study.best not in pruned
     reloaded = tunetrack.load_study(study.run_id)
@@ -192,3 +209,23 @@ def test_resume_may_change_pruning(sample_paths: tuple[str, str]) -> None:
     )
     assert resumed.run_id == first.run_id
     assert len(resumed.trials) == 3
+
+
+def test_pruning_survives_resume_from_stored_curves(sample_paths: tuple[str, str]) -> None:
+    # Five trials without pruning store their curves; the resumed process has seen no
+    # trial complete itself, yet prunes from the stored curves at once.
+    first = _study(sample_paths, "none", max_evals=5)
+    client = MlflowClient()
+    for trial in first.trials:
+        steps = client.get_metric_history(trial.run_id, "validation_loss")
+        assert len(steps) == trial.metrics["rounds"] == 30
+    resumed = tunetrack.tune(
+        train=sample_paths[0],
+        valid=sample_paths[1],
+        max_evals=14,
+        overrides=[*PRUNY, "search.pruning=median"],
+        progress=False,
+        resume=True,
+    )
+    assert resumed.run_id == first.run_id
+    assert any(t.state == "pruned" for t in resumed.trials[5:])

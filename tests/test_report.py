@@ -8,6 +8,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 import tunetrack
+from tunetrack import report
 from tunetrack.cli import app
 from tunetrack.report import FIGURES
 from tunetrack.synthetic import synthetic_study
@@ -37,20 +38,33 @@ def test_report_errors_are_one_line() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_study_plot_methods_return_figures(tracking_uri: str) -> None:
+def test_report_functions_return_figures(tracking_uri: str) -> None:
     synthetic_study(40, experiment="synth")
     study = tunetrack.load_study(experiment="synth")
     for fig in (
-        study.plot_parallel_coordinates(),
-        study.plot_scatter(),
-        study.plot_contour(),
-        study.plot_contour("learning_rate", "subsample"),
-        study.plot_history(),
-        study.plot_importance(),
-        study.plot_tradeoffs(),
+        report.plot_parallel_coordinates(study),
+        report.plot_scatter(study),
+        report.plot_contour(study),
+        report.plot_contour(study, "learning_rate", "subsample"),
+        report.plot_history(study),
+        report.plot_importance(study),
+        report.plot_tradeoffs(study),
     ):
         assert fig.data, fig.layout.title.text
         assert hasattr(fig, "_repr_html_")
-    contour = study.plot_contour("learning_rate", "subsample")
+    contour = report.plot_contour(study, "learning_rate", "subsample")
     assert contour.layout.xaxis.type == "log"
     assert contour.layout.yaxis.type == "linear"
+    assert not report.importance(study).empty
+
+
+def test_write_report_logs_under_the_study_run_unless_told_not_to(tracking_uri: str) -> None:
+    study = synthetic_study(20, experiment="synth")
+    quiet = report.write_report(study, "quiet", log=False)
+    assert quiet == Path("quiet/report.html")
+    assert quiet.exists()
+    assert not MlflowClient(tracking_uri).list_artifacts(study.run_id, "report")
+    path = report.write_report(study, "rep")
+    assert path.exists()
+    logged = {a.path for a in MlflowClient(tracking_uri).list_artifacts(study.run_id, "report")}
+    assert "report/report.html" in logged

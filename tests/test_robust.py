@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient
 
 import tunetrack
 from tunetrack.report.data import history
-from tunetrack.search import PastTrial, history_trials
+from tunetrack.samplers import Suggestion
+from tunetrack.samplers.hyperopt import HyperoptSampler
 from tunetrack.space import build_space, flatten_params
 
 from .conftest import FAST
@@ -113,8 +114,9 @@ def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     assert proc.returncode == 130
     assert "Traceback" not in stderr
     assert "resume with: tunetrack tune" in stderr
-    assert stderr.strip().splitlines()[-1].endswith("--resume")
     study = tunetrack.load_study()
+    # The command names the study, so it resumes this one even if another starts later.
+    assert stderr.strip().splitlines()[-1].endswith(f"--resume --study {study.run_id}")
     assert [t.state for t in study.trials] == ["ok", "killed"]
     assert client.get_run(study.trials[1].run_id).info.status == "KILLED"
     assert client.get_run(study.run_id).info.status == "KILLED"
@@ -127,7 +129,7 @@ def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
 
 
 def test_resume_feeds_finished_trials_to_the_optimizer(sample_paths: tuple[str, str]) -> None:
-    """The stored raw vals rebuild Hyperopt's history: same params, same losses."""
+    """The stored typed params rebuild the engine's history: every trial, with its loss."""
     study = tunetrack.tune(
         train=sample_paths[0],
         valid=sample_paths[1],
@@ -135,19 +137,17 @@ def test_resume_feeds_finished_trials_to_the_optimizer(sample_paths: tuple[str, 
         progress=False,
         overrides=[*FAST, "space.booster=choice(['gbtree', 'dart'])"],
     )
-    client = MlflowClient()
-    import json
-
-    history = []
-    for trial in study.trials:
-        vals = json.loads(client.get_run(trial.run_id).data.tags["tunetrack.vals"])
-        history.append(PastTrial(vals=vals, loss=trial.metrics["rmse"]))
-    trials = history_trials(history)
-    assert trials.losses() == [t.metrics["rmse"] for t in study.trials]
-    space = build_space(study.search_space)
-    for doc, trial in zip(trials.trials, study.trials, strict=True):
-        point = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
+    reloaded = tunetrack.load_study(study.run_id)
+    sampler = HyperoptSampler(reloaded.search_space, algo="tpe", seed=1)
+    space = build_space(reloaded.search_space)
+    for trial in reloaded.trials:
+        vals = sampler.vals_for(trial.params)
+        point = {k: v[0] for k, v in vals.items() if v}
         assert flatten_params(space_eval(space, point)) == trial.params
+        sampler.tell(Suggestion(trial.params), trial.metrics["rmse"])
+    nxt = sampler.ask()
+    assert nxt.params["booster"] in ("gbtree", "dart")
+    assert 2 <= nxt.params["max_depth"] <= 6
 
 
 def test_resume_refuses_a_different_study(sample_paths: tuple[str, str]) -> None:

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 import tunetrack
 from tunetrack.exceptions import DataError, StudyFailedError
-from tunetrack.search.engine import trials_since_best
+from tunetrack.study.loop import trials_since_best
 
 from .conftest import FAST
 

@@ -1,7 +1,11 @@
 """The study configuration: a validated, frozen tree built from YAML, flags and overrides.
 
-Validation happens here, at the boundary, so that nothing reaches the tracking store
-before the whole configuration is known to be good.
+The bottom layer: this module imports nothing from tunetrack but its exceptions. It checks
+the config's own shape (sections, keys, types, ranges, fixed choices); the names only a
+registry knows (model families, recipes, metrics) are checked by
+``tunetrack.preparation.check_config``, which the study calls right after
+``build_config``, so nothing reaches the tracking store before the whole configuration
+is known to be good.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import dataclasses
 import math
 import os
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -129,10 +133,9 @@ class StudyConfig:
         raw["space"] = self.space
         return raw
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain, YAML-serialisable dict (a Python ``hp`` space is described as a spec)."""
-        from tunetrack.space import describe_space
-
+    def to_dict(self, describe_space: Callable[[Any], Mapping[str, Any]]) -> dict[str, Any]:
+        """A plain, YAML-serialisable dict (a Python ``hp`` space is described as a spec,
+        by ``describe_space``: ``tunetrack.space.describe_space``)."""
         out = self.to_raw()
         out["space"] = None if self.space is None else describe_space(self.space)
         return out
@@ -161,12 +164,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def model_names(name: str) -> tuple[str, ...]:
-    """The families a ``model.name`` value searches: one, a comma list, or ``all``."""
-    from tunetrack.models import MODELS
-
-    if name.strip() == ALL_MODELS:
-        return tuple(MODELS)
+def split_model_names(name: str) -> tuple[str, ...]:
+    """The names a ``model.name`` value lists (``all`` stays ``all``); the family
+    registry expands and checks them: ``tunetrack.preparation.model_names``."""
     return tuple(dict.fromkeys(part.strip() for part in name.split(",") if part.strip()))
 
 
@@ -200,12 +200,20 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return raw
 
 
-def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+def apply_overrides(
+    raw: Mapping[str, Any],
+    overrides: Iterable[str],
+    *,
+    default_space: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Apply ``key.path=value`` overrides; values are parsed as YAML scalars or lists.
 
     ``space.<param>`` edits the model's default space when the config gives none, so
-    ``--set space.max_depth='quniform(4, 20, 1)'`` narrows one parameter only.
+    ``--set space.max_depth='quniform(4, 20, 1)'`` narrows one parameter only; the
+    default space of a raw config comes from ``default_space``
+    (``tunetrack.preparation.default_space_spec``).
     """
+    overrides = list(overrides)
     out = copy.deepcopy(dict(raw))
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -218,7 +226,9 @@ def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[st
             value = text
         parts = key.split(".")
         if parts[0] == "space" and out.get("space") is None:
-            out["space"] = _default_space_spec(_with_encoding(out, overrides))
+            if default_space is None:  # a caller's mistake, not the user's
+                raise ValueError("space.<param> overrides need default_space= to edit")
+            out["space"] = copy.deepcopy(dict(default_space(_with_encoding(out, overrides))))
         node = out
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -245,23 +255,6 @@ def _with_encoding(raw: Mapping[str, Any], overrides: Iterable[str]) -> Mapping[
     features = raw.get("features")
     features = dict(features) if isinstance(features, Mapping) else {}
     return {**raw, "features": {**features, "encoding": encoding}}
-
-
-def _default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
-    from tunetrack.models import default_space_for
-
-    model = raw.get("model") or {}
-    name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
-    data = raw.get("data") or {}
-    task = data.get("task") if isinstance(data, Mapping) else None
-    features = raw.get("features") or {}
-    encoding = FeaturesConfig.encoding
-    if isinstance(features, Mapping) and features.get("encoding") in ENCODINGS:
-        encoding = features["encoding"]  # anything else is reported by build_config
-    # The task may still be "auto" (decided from the data); edits to a classification
-    # study's space are then made on the regression space, which shares its keys.
-    names = model_names(str(name))
-    return copy.deepcopy(dict(default_space_for(names, str(task or "auto"), encoding)))
 
 
 def build_config(raw: Mapping[str, Any] | None = None) -> StudyConfig:
@@ -377,18 +370,15 @@ def _parses_as_float(text: str) -> bool:
 
 
 def _check_ranges(config: StudyConfig) -> None:
-    from tunetrack.data import CONFIGURED_RECIPES, RECIPES
-    from tunetrack.models import MODELS
-
     search, model = config.search, config.model
     _require(search.max_evals >= 1, "search.max_evals", search.max_evals, "must be at least 1")
     _positive_or_none("search.timeout", search.timeout)
     _positive_or_none("search.trial_timeout", search.trial_timeout)
-    _one_of("search.engine", search.engine, ENGINES)
+    one_of("search.engine", search.engine, ENGINES)
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
-    _one_of("search.algo", search.algo, ALGORITHMS)
-    _one_of("search.pruning", search.pruning, PRUNING)
+    one_of("search.algo", search.algo, ALGORITHMS)
+    one_of("search.pruning", search.pruning, PRUNING)
     _require(
         model.num_boost_round >= 1,
         "model.num_boost_round",
@@ -396,26 +386,15 @@ def _check_ranges(config: StudyConfig) -> None:
         "must be at least 1",
     )
     _positive_or_none("model.early_stopping_rounds", model.early_stopping_rounds)
-    names = model_names(model.name)
-    _require(bool(names), "model.name", model.name, "must name a model family")
-    for name in names:
-        _one_of("model.name", name, (*MODELS, ALL_MODELS))
-    if len(names) > 1 and model.params:
-        raise ConfigError(
-            "model.params fixes one family's settings, but model.name lists "
-            f"{', '.join(names)}; put fixed values in each family's branch of the space"
-        )
-    _one_of("features.encoding", config.features.encoding, ENCODINGS)
-    _one_of("data.recipe", config.data.recipe, (*RECIPES, *CONFIGURED_RECIPES))
+    _require(
+        bool(split_model_names(model.name)), "model.name", model.name, "must name a model family"
+    )
+    one_of("features.encoding", config.features.encoding, ENCODINGS)
     _check_data(config.data)
-    if search.metric is not None:
-        from tunetrack.metrics import LOSSES
-
-        _one_of("search.metric", search.metric, tuple(m for ms in LOSSES.values() for m in ms))
 
 
 def _check_data(data: DataConfig) -> None:
-    _one_of("data.task", data.task, TASK_CHOICES)
+    one_of("data.task", data.task, TASK_CHOICES)
     if data.recipe == TAXI_RECIPE and data.target not in (None, "duration"):
         raise ConfigError(
             f"data.target {data.target!r} does not fit the nyc-taxi recipe, which predicts "
@@ -447,7 +426,8 @@ def _positive_or_none(path: str, value: float | None) -> None:
         raise ConfigError(f"{path} must be positive (or null for no limit), got {value!r}")
 
 
-def _one_of(path: str, value: str, choices: tuple[str, ...]) -> None:
+def one_of(path: str, value: str, choices: tuple[str, ...]) -> None:
+    """The ConfigError every config check raises for a value outside its choices."""
     if value not in choices:
         raise ConfigError(f"unknown {path} {value!r}; choose one of: {', '.join(choices)}")
 
@@ -455,7 +435,11 @@ def _one_of(path: str, value: str, choices: tuple[str, ...]) -> None:
 def load_config(
     path: str | os.PathLike[str] | None = None,
     overrides: Iterable[str] = (),
+    *,
+    default_space: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
 ) -> StudyConfig:
-    """Read an optional YAML file, apply ``key=value`` overrides, validate."""
+    """Read an optional YAML file, apply ``key=value`` overrides (``default_space`` as in
+    :func:`apply_overrides`), validate the shape (``tunetrack.preparation.check_config``
+    checks the registry names)."""
     raw = load_yaml(path) if path is not None else {}
-    return build_config(apply_overrides(raw, overrides))
+    return build_config(apply_overrides(raw, overrides, default_space=default_space))

@@ -1,14 +1,15 @@
 """Validation metrics, computed the same way for every model family.
 
 Regression scores predicted values; classification scores class probabilities of shape
-``(n, k)`` against class codes ``0..k-1`` (see ``tunetrack.models.base``).
+``(n, k)`` against class codes ``0..k-1`` (see ``tunetrack._core.Task``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from tunetrack.models.base import CLASSIFICATION, REGRESSION, Task
+from tunetrack._core import CLASSIFICATION, REGRESSION, Task
+from tunetrack.exceptions import ConfigError
 
 # The metrics a search may minimise, per task; the first is the default.
 LOSSES: dict[str, tuple[str, ...]] = {
@@ -17,6 +18,13 @@ LOSSES: dict[str, tuple[str, ...]] = {
 }
 # Probabilities are clipped so one confident mistake costs a large, finite log loss.
 _EPS = 1e-15
+
+
+def check_metric_name(name: str) -> None:
+    """A ConfigError naming every loss when ``name`` (``search.metric``) is none of them."""
+    losses = tuple(m for ms in LOSSES.values() for m in ms)
+    if name not in losses:
+        raise ConfigError(f"unknown search.metric {name!r}; choose one of: {', '.join(losses)}")
 
 
 def default_metric(task: Task) -> str:

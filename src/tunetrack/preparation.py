@@ -3,18 +3,34 @@
 The tuner and ``select`` (which refits a trial) both call this, so a refit sees exactly
 the rows, columns, task and encoding the trial saw. Everything fitted here (column
 types, vocabularies, classes) is fitted on the training rows only.
+
+It is also where the config meets the registries: ``tunetrack.config`` checks only its
+own shape, and :func:`check_config` checks the names the model, recipe and metric
+registries know, before anything is read or tracked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tunetrack.config import TABULAR_RECIPE, TAXI_RECIPE, DataConfig, StudyConfig
+from tunetrack.config import (
+    ALL_MODELS,
+    ENCODINGS,
+    TABULAR_RECIPE,
+    TAXI_RECIPE,
+    DataConfig,
+    FeaturesConfig,
+    ModelConfig,
+    StudyConfig,
+    one_of,
+    split_model_names,
+)
 from tunetrack.data import (
     BUNDLED_TRAIN,
     BUNDLED_VALID,
@@ -23,6 +39,7 @@ from tunetrack.data import (
     Table,
     TabularRecipe,
     bundled_path,
+    check_recipe_name,
     choose_columns,
     decide_task,
     encode_target,
@@ -32,7 +49,8 @@ from tunetrack.data import (
 )
 from tunetrack.exceptions import ConfigError, DataError
 from tunetrack.features import FeatureEncoder
-from tunetrack.models import REGRESSION, Task
+from tunetrack.metrics import LOSSES, check_metric_name
+from tunetrack.models import MODELS, REGRESSION, Task, default_space_for
 
 MIN_TRAIN_ROWS = 10
 _SHOWN_LEFT_OUT = 4
@@ -62,12 +80,60 @@ class StudyData:
         return self.encoder.transform(self.valid)
 
 
+def model_names(name: str) -> tuple[str, ...]:
+    """The families a ``model.name`` value searches: one, a comma list, or ``all``;
+    a ConfigError naming the valid ones for a name the registry does not know."""
+    if name.strip() == ALL_MODELS:
+        return tuple(MODELS)
+    names = split_model_names(name)
+    if not names:
+        raise ConfigError(f"model.name must name a model family, got {name!r}")
+    for one in names:
+        one_of("model.name", one, (*MODELS, ALL_MODELS))
+    return names
+
+
+def check_config(config: StudyConfig) -> None:
+    """The checks ``build_config`` leaves to the registries: model families, the recipe
+    and the metric. Raises ConfigError (one line, naming the valid choices); called
+    before anything is read or tracked."""
+    model = config.model
+    names = model_names(model.name)
+    if len(names) > 1 and model.params:
+        raise ConfigError(
+            "model.params fixes one family's settings, but model.name lists "
+            f"{', '.join(names)}; put fixed values in each family's branch of the space"
+        )
+    check_recipe_name(config.data.recipe)
+    if config.search.metric is not None:
+        check_metric_name(config.search.metric)
+
+
+def default_space_spec(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The default space (a spec) of the model and encoding a raw config names, for
+    ``apply_overrides(..., default_space=default_space_spec)`` to edit."""
+    model = raw.get("model") or {}
+    name = model.get("name", ModelConfig.name) if isinstance(model, Mapping) else ModelConfig.name
+    data = raw.get("data") or {}
+    task = data.get("task") if isinstance(data, Mapping) else None
+    features = raw.get("features") or {}
+    encoding = FeaturesConfig.encoding
+    if isinstance(features, Mapping) and features.get("encoding") in ENCODINGS:
+        encoding = features["encoding"]  # anything else is reported by build_config
+    # The task may still be "auto" (decided from the data); edits to a classification
+    # study's space are then made on the regression space, which shares its keys.
+    names = model_names(str(name))
+    return copy.deepcopy(dict(default_space_for(names, str(task or "auto"), encoding)))
+
+
 def load_tables(
     config: StudyConfig,
     train_frame: pd.DataFrame | None = None,
     valid_frame: pd.DataFrame | None = None,
 ) -> tuple[Table, Table, list[str]]:
-    """Read (or split) the train and validation tables the config names."""
+    """Read (or split) the train and validation tables the config names, after
+    :func:`check_config`."""
+    check_config(config)
     data = config.data
     train_source: Any = train_frame if train_frame is not None else data.train
     if train_source is None:
@@ -129,14 +195,11 @@ def prepare_study_data(
         if note:
             notes.append(f"task: {note}")
     metric = config.search.metric
-    if metric is not None:
-        from tunetrack.metrics import LOSSES
-
-        if metric not in LOSSES[task.kind]:
-            raise ConfigError(
-                f"search.metric {metric!r} does not score {task.kind}; choose one of: "
-                f"{', '.join(LOSSES[task.kind])}"
-            )
+    if metric is not None and metric not in LOSSES[task.kind]:
+        raise ConfigError(
+            f"search.metric {metric!r} does not score {task.kind}; choose one of: "
+            f"{', '.join(LOSSES[task.kind])}"
+        )
     encoder = FeatureEncoder.fit(
         train_df,
         encoding=config.features.encoding,

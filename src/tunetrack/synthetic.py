@@ -10,9 +10,11 @@ import math
 import random
 from typing import Any
 
+from tunetrack._core import TrialState
 from tunetrack.space import describe_space
+from tunetrack.storage import StudyRecord, StudyRef, TrialWrite, open_storage
+from tunetrack.storage.schema import TAG_ENGINE
 from tunetrack.study import Study
-from tunetrack.tracking import TAG_ENGINE, StudyRef, Tracker
 
 SPACE: dict[str, Any] = {
     "learning_rate": "loguniform(-7, 0)",
@@ -39,18 +41,18 @@ def synthetic_study(
 ) -> Study:
     """Log ``n_trials`` random trials of the synthetic objective; returns the loaded Study."""
     rng = random.Random(seed)
-    tracker = Tracker(tracking_uri)
+    tracker = open_storage(tracking_uri)
     experiment_id = tracker.experiment_id(experiment)
     described = describe_space(SPACE)
-    run_id = tracker.start_study(
-        experiment_id,
+    record = StudyRecord(
         model="xgboost",
+        engine="synthetic",
         tags={TAG_ENGINE: "synthetic"},
         params={"metric": "rmse", "max_evals": n_trials, "seed": seed},
         config={"synthetic": True, "n_trials": n_trials},
         space=described,
-        datasets=[],
     )
+    run_id = tracker.create_study(experiment_id, record)
     ref = StudyRef(run_id=run_id, experiment_id=experiment_id, model="xgboost")
     best = math.inf
     for number in range(n_trials):
@@ -61,11 +63,12 @@ def synthetic_study(
             "booster": rng.choice(["gbtree", "dart-with-a-long-descriptive-name"]),
             "objective": "reg:squarederror",
         }
-        trial_run, _ = tracker.start_trial(ref, number)
+        trial_run, _ = tracker.start_trial(ref, number, model="xgboost")
         if failed_every and number % failed_every == failed_every - 1:
-            tracker.finish_trial(
-                trial_run, state="failed", params=params, metrics={}, error="ValueError: synthetic"
+            failed = TrialWrite(
+                TrialState.FAILED, params, params, metrics={}, error="ValueError: synthetic"
             )
+            tracker.finish_trial(trial_run, failed)
             continue
         rmse = objective(params) + rng.gauss(0, 0.01)
         best = min(best, rmse)
@@ -77,8 +80,11 @@ def synthetic_study(
             "model_bytes": float(1000 * 2 ** params["max_depth"]),
             "best_iteration": 10.0,
         }
-        tracker.finish_trial(trial_run, state="ok", params=params, metrics=metrics)
+        tracker.finish_trial(trial_run, TrialWrite(TrialState.OK, params, params, metrics))
     tracker.finish_study(
-        run_id, metrics={"n_trials": float(n_trials), "best_rmse": best}, status="FINISHED"
+        run_id,
+        metrics={"n_trials": float(n_trials), "best_rmse": best},
+        status="FINISHED",
+        tags={},
     )
-    return Study.from_mlflow(run_id, tracking_uri=tracking_uri)
+    return Study.from_storage(tracker, run_id)

@@ -1,4 +1,8 @@
-"""Data loading (files, URLs, DataFrames) and recipes that turn tables into model input."""
+"""Data loading (files, URLs, DataFrames) and recipes that turn tables into model input.
+
+Below the models: nothing here imports tunetrack.models, tunetrack.config or anything
+above them (the task vocabulary comes from tunetrack._core).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,15 @@ from tunetrack.data.recipes import (
     CONFIGURED_RECIPES,
     RECIPES,
     Recipe,
+    TabularRecipe,
     TaxiDurationRecipe,
+    check_recipe_name,
+    choose_columns,
     get_recipe,
     recipe_from_json,
+    recipe_names,
 )
 from tunetrack.data.split import DEFAULT_VALID_FRACTION, split_table
-from tunetrack.data.tabular import TabularRecipe, choose_columns
 from tunetrack.data.target import decide_task, encode_target
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "TabularRecipe",
     "TaxiDurationRecipe",
     "bundled_path",
+    "check_recipe_name",
     "choose_columns",
     "decide_task",
     "encode_target",
@@ -40,5 +48,6 @@ __all__ = [
     "get_recipe",
     "read_table",
     "recipe_from_json",
+    "recipe_names",
     "split_table",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from tunetrack.data.loaders import Table, frame_digest
-from tunetrack.data.recipes import shown_columns
+from tunetrack.data.recipes.base import shown_columns
 from tunetrack.exceptions import DataError
 
 DEFAULT_VALID_FRACTION = 0.2

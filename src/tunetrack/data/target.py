@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
+from tunetrack._core import CLASSIFICATION, REGRESSION, Task
 from tunetrack.exceptions import DataError
-from tunetrack.models.base import CLASSIFICATION, REGRESSION, Task
 
 # Whole-number targets with at most this many distinct values read as classes.
 MAX_INFERRED_CLASSES = 10

@@ -22,41 +22,19 @@ from __future__ import annotations
 import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+# The task vocabulary lives in tunetrack._core (data and metrics use it too); these names
+# stay importable from here.
+from tunetrack._core import CLASSIFICATION as CLASSIFICATION
+from tunetrack._core import REGRESSION as REGRESSION
+from tunetrack._core import TASKS as TASKS
+from tunetrack._core import Task
 from tunetrack.exceptions import ConfigError
-
-REGRESSION = "regression"
-CLASSIFICATION = "classification"
-TASKS = (REGRESSION, CLASSIFICATION)
-
-
-@dataclass(frozen=True)
-class Task:
-    """What is predicted: a number, or one of ``classes`` (the training labels, sorted;
-    JSON scalars, so a packaged model answers with the labels' own type)."""
-
-    kind: str = REGRESSION
-    classes: tuple[Any, ...] = ()
-
-    @property
-    def is_classification(self) -> bool:
-        return self.kind == CLASSIFICATION
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.classes)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "classes": list(self.classes)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Task:
-        return cls(kind=str(data["kind"]), classes=tuple(data.get("classes", ())))
 
 
 class Pruner(Protocol):
@@ -72,7 +50,7 @@ class TrainingData:
     train: Any
     valid: Any
     y_valid: np.ndarray
-    task: Task = Task()
+    task: Task = field(default_factory=Task)
 
 
 @dataclass(frozen=True)
@@ -104,9 +82,10 @@ class ModelFamily(ABC):
         """The family's default search space for ``task`` and the features' ``encoding``
         (``native`` or ``onehot``), as a spec mapping."""
 
-    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, float]]:
-        """Points of the default space to evaluate before the optimizer samples (label ->
-        raw Hyperopt value, every label); none by default."""
+    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
+        """Points of the default space to evaluate before the sampler takes over: typed
+        params (ints as int) for every tuned key; constants are filled in. None by
+        default."""
         return []
 
     @abstractmethod

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tunetrack._core import FAMILY_KEY as FAMILY_KEY
 from tunetrack.exceptions import ConfigError
 from tunetrack.models.base import CLASSIFICATION, REGRESSION, Task
 
-FAMILY_KEY = "family"
 # The label of the family choice in a combined space (what the report shows).
 CHOICE_LABEL = "model"
 

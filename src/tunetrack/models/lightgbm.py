@@ -17,22 +17,26 @@ from typing import Any
 import numpy as np
 
 from tunetrack.exceptions import ConfigError
+from tunetrack.extras import require
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
+from tunetrack.space.distributions import Float, Int, to_spec
 
 # Leaf-wise trees: num_leaves is the main capacity knob; learning rate and the L1/L2
-# penalties on log scales (natural-log units, as Hyperopt's loguniform takes them).
-DEFAULT_SPACE: dict[str, Any] = {
-    "num_leaves": {"quniform": [8, 256, 1]},
-    "learning_rate": {"loguniform": [-4.6, -0.7]},  # about 0.01 .. 0.5
-    "min_data_in_leaf": {"quniform": [5, 100, 1]},
-    "feature_fraction": {"uniform": [0.5, 1.0]},
-    "bagging_fraction": {"uniform": [0.5, 1.0]},
-    "bagging_freq": 1,  # bagging_fraction does nothing unless rows are re-drawn
-    "lambda_l1": {"loguniform": [-8, 2]},
-    "lambda_l2": {"loguniform": [-8, 2]},
-    "verbosity": -1,
-    "seed": 42,
-}
+# penalties on log scales.
+DEFAULT_SPACE: dict[str, Any] = to_spec(
+    {
+        "num_leaves": Int(8, 256),
+        "learning_rate": Float(0.01, 0.5, log=True),
+        "min_data_in_leaf": Int(5, 100),
+        "feature_fraction": Float(0.5, 1.0),
+        "bagging_fraction": Float(0.5, 1.0),
+        "bagging_freq": 1,  # bagging_fraction does nothing unless rows are re-drawn
+        "lambda_l1": Float(1e-4, 10.0, log=True),
+        "lambda_l2": Float(1e-4, 10.0, log=True),
+        "verbosity": -1,
+        "seed": 42,
+    }
+)
 
 # Dataset-level settings, fixed at construction: the same Dataset serves every trial,
 # and LightGBM refuses to change binning afterwards. feature_pre_filter=False lets trials
@@ -169,7 +173,7 @@ class LightGBMFamily(ModelFamily):
     def prepare(
         self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
     ) -> TrainingData:
-        import lightgbm as lgb
+        lgb = require("lightgbm", extra="lightgbm", purpose="the lightgbm model")
 
         train = lgb.Dataset(x_train, label=y_train, params=DATASET_PARAMS, free_raw_data=True)
         # The validation rows stay on their Dataset (free_raw_data=False): a trial predicts
@@ -194,7 +198,7 @@ class LightGBMFamily(ModelFamily):
         deadline: float | None = None,
         pruner: Pruner | None = None,
     ) -> FitResult:
-        import lightgbm as lgb
+        lgb = require("lightgbm", extra="lightgbm", purpose="the lightgbm model")
 
         merged = training_params(params, fixed_params, data.task)
         watcher = _Watcher(deadline, pruner)
@@ -240,7 +244,7 @@ class LightGBMFamily(ModelFamily):
         return os.path.getsize(path)
 
     def load(self, path: Path) -> Any:
-        import lightgbm as lgb
+        lgb = require("lightgbm", extra="lightgbm", purpose="the lightgbm model")
 
         return lgb.Booster(model_file=os.fspath(path))
 
@@ -290,7 +294,7 @@ class _Watcher:
         self._best: tuple[int, float, list[Any]] | None = None
 
     def __call__(self, env: Any) -> None:
-        import lightgbm as lgb
+        lgb = require("lightgbm", extra="lightgbm", purpose="the lightgbm model")
 
         results = env.evaluation_result_list or []
         round_ = env.iteration - env.begin_iteration

@@ -25,35 +25,40 @@ import numpy as np
 from tunetrack.exceptions import ConfigError
 from tunetrack.models import _sklearn
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
+from tunetrack.space.distributions import Categorical, Float, to_spec
 
 # The estimator is a conditional choice: each branch samples only its own parameters.
-# alpha / C on natural-log scales; the sampled `kind` / `penalty` name the branch.
-REGRESSION_SPACE: dict[str, Any] = {
-    "kind": {
-        "choice": [
-            {"kind": "ridge", "alpha": {"loguniform": [-7, 7]}},
-            {"kind": "lasso", "alpha": {"loguniform": [-9, 2]}},
-            {
-                "kind": "elastic_net",
-                "alpha": {"loguniform": [-9, 2]},
-                "l1_ratio": {"uniform": [0.05, 0.95]},
-            },
-        ]
-    },
-}
-CLASSIFICATION_SPACE: dict[str, Any] = {
-    "penalty": {
-        "choice": [
-            {"penalty": "l2", "C": {"loguniform": [-7, 5]}},
-            {"penalty": "l1", "C": {"loguniform": [-5, 5]}},
-            {
-                "penalty": "elasticnet",
-                "C": {"loguniform": [-5, 5]},
-                "l1_ratio": {"uniform": [0.05, 0.95]},
-            },
-        ]
-    },
-}
+# alpha / C on log scales; the sampled `kind` / `penalty` name the branch.
+REGRESSION_SPACE: dict[str, Any] = to_spec(
+    {
+        "kind": Categorical(
+            (
+                {"kind": "ridge", "alpha": Float(1e-3, 1e3, log=True)},
+                {"kind": "lasso", "alpha": Float(1e-4, 10.0, log=True)},
+                {
+                    "kind": "elastic_net",
+                    "alpha": Float(1e-4, 10.0, log=True),
+                    "l1_ratio": Float(0.05, 0.95),
+                },
+            )
+        )
+    }
+)
+CLASSIFICATION_SPACE: dict[str, Any] = to_spec(
+    {
+        "penalty": Categorical(
+            (
+                {"penalty": "l2", "C": Float(1e-3, 100.0, log=True)},
+                {"penalty": "l1", "C": Float(1e-2, 100.0, log=True)},
+                {
+                    "penalty": "elasticnet",
+                    "C": Float(1e-2, 100.0, log=True),
+                    "l1_ratio": Float(0.05, 0.95),
+                },
+            )
+        )
+    }
+)
 KINDS = ("ridge", "lasso", "elastic_net")
 PENALTIES = ("l2", "l1", "elasticnet")
 

@@ -18,16 +18,19 @@ import numpy as np
 
 from tunetrack.models import _sklearn
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
+from tunetrack.space.distributions import Categorical, Float, Int, to_spec
 
-DEFAULT_SPACE: dict[str, Any] = {
-    "n_estimators": {"quniform": [50, 400, 1]},
-    # None grows trees until leaves are pure (min_samples_leaf still bounds them).
-    "max_depth": {"choice": [None, {"quniform": [4, 30, 1]}]},
-    "min_samples_leaf": {"quniform": [1, 20, 1]},
-    "max_features": {"uniform": [0.2, 1.0]},  # a fraction of the features per split
-    "max_samples": {"uniform": [0.5, 1.0]},  # a fraction of the rows per tree (bootstrap)
-    "random_state": 42,
-}
+DEFAULT_SPACE: dict[str, Any] = to_spec(
+    {
+        "n_estimators": Int(50, 400),
+        # None grows trees until leaves are pure (min_samples_leaf still bounds them).
+        "max_depth": Categorical((None, Int(4, 30))),
+        "min_samples_leaf": Int(1, 20),
+        "max_features": Float(0.2, 1.0),  # a fraction of the features per split
+        "max_samples": Float(0.5, 1.0),  # a fraction of the rows per tree (bootstrap)
+        "random_state": 42,
+    }
+)
 
 # The one type in a fitted forest that skops does not trust by default: the tree arrays.
 SKOPS_TYPES = frozenset({"sklearn.tree._tree.Tree"})

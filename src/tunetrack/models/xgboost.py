@@ -17,6 +17,7 @@ import numpy as np
 
 from tunetrack.exceptions import ConfigError
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
+from tunetrack.space.distributions import Float, Int, to_spec
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 # The default for ``features.encoding: onehot`` (the tutorial's own encoding).
@@ -38,22 +39,24 @@ TUTORIAL_SPACE: dict[str, Any] = {
 # pickup/dropoff categories and wins (10 -> 50: 6.005 -> 5.982 at depth 10). Against a
 # wider space (depth 6-16, rate 0.02-0.3, weight 1-300, no subsample) it reached a
 # better best (5.978 vs 5.987) with cheaper trials (151 vs 62 in 100 s, pruning on).
-NATIVE_SPACE: dict[str, Any] = {
-    "max_depth": {"quniform": [6, 12, 1]},
-    "learning_rate": {"loguniform": [-3.0, -1.2]},  # 0.050 .. 0.30
-    "min_child_weight": {"loguniform": [1.6, 5.3]},  # 5 .. 200
-    "subsample": {"uniform": [0.7, 1.0]},
-    "reg_lambda": {"loguniform": [-6, 2.3]},  # 0.0025 .. 10
-    "objective": "reg:squarederror",
-    "seed": 42,
-}
+NATIVE_SPACE: dict[str, Any] = to_spec(
+    {
+        "max_depth": Int(6, 12),
+        "learning_rate": Float(0.05, 0.3, log=True),
+        "min_child_weight": Float(5.0, 200.0, log=True),
+        "subsample": Float(0.7, 1.0),
+        "reg_lambda": Float(0.0025, 10.0, log=True),
+        "objective": "reg:squarederror",
+        "seed": 42,
+    }
+)
 
-# Evaluated first in the native default space (raw Hyperopt values: label -> value):
+# Evaluated first in the native default space (typed params of the space's tuned keys):
 # a point that reached 5.98 in about 2 s in the probes, so a study has a good model
 # within seconds and TPE starts from it (FLAML starts from low-cost points likewise).
-NATIVE_START_POINTS: tuple[dict[str, float], ...] = (
+NATIVE_START_POINTS: tuple[dict[str, Any], ...] = (
     {
-        "max_depth": 10.0,
+        "max_depth": 10,
         "learning_rate": 0.1,
         "min_child_weight": 50.0,
         "subsample": 1.0,
@@ -61,7 +64,7 @@ NATIVE_START_POINTS: tuple[dict[str, float], ...] = (
     },
 )
 
-CLASSIFICATION_MIN_CHILD_WEIGHT: dict[str, Any] = {"loguniform": [-2.3, 2.3]}  # 0.1 .. 10
+CLASSIFICATION_MIN_CHILD_WEIGHT: dict[str, Any] = to_spec({"w": Float(0.1, 10.0, log=True)})["w"]
 
 # Settings no trial should have to repeat: the histogram method (what QuantileDMatrix is
 # for), all cores, and quiet logs.
@@ -168,7 +171,7 @@ class XGBoostFamily(ModelFamily):
                     "keep one"
                 )
 
-    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, float]]:
+    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
         if encoding == "onehot" or task.is_classification:
             return []
         return [dict(p) for p in NATIVE_START_POINTS]

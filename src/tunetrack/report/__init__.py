@@ -1,16 +1,98 @@
 """The study report: pure figure data (``data``), thin drawing (``figures``, ``png``) and
-one offline HTML page (``html``), built from the tracking store alone."""
+one offline HTML page (``html``), built from the tracking store alone.
+
+Functions of a study, for notebooks and the CLI: ``plot_*`` return plotly figures (they
+display inline), ``importance`` the ranking behind them, ``write_report`` the HTML + PNG
+report. The report sits above the study: it imports ``tunetrack.study``, never the
+reverse, and its libraries (plotly, matplotlib, scikit-learn) load on first use.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tunetrack.study import Study
+if TYPE_CHECKING:
+    import pandas as pd
 
-__all__ = ["FIGURES", "build_report"]
+    from tunetrack.study import Study
+
+__all__ = [
+    "FIGURES",
+    "build_report",
+    "importance",
+    "plot_contour",
+    "plot_history",
+    "plot_importance",
+    "plot_parallel_coordinates",
+    "plot_scatter",
+    "plot_tradeoffs",
+    "write_report",
+]
 
 REPORT_FILE = "report.html"
 FIGURES = ("history", "importance", "parallel_coordinates", "scatter", "contour", "tradeoffs")
+DEFAULT_DIR = "tunetrack-report"
+
+
+def plot_parallel_coordinates(study: Study, top_k: int | None = 50) -> Any:
+    """Plotly parallel coordinates of the best ``top_k`` trials (None: all)."""
+    from tunetrack.report import figures
+
+    return figures.parallel_coordinates(study, top_k=top_k)
+
+
+def plot_scatter(study: Study, params: list[str] | None = None) -> Any:
+    """Each hyperparameter (or those in ``params``) against the metric."""
+    from tunetrack.report import figures
+
+    return figures.scatter(study, params=params)
+
+
+def plot_contour(study: Study, x: str | None = None, y: str | None = None) -> Any:
+    """The metric over ``x`` and ``y``, or over the most important pairs."""
+    from tunetrack.report import figures
+
+    return figures.contour(study, x, y)
+
+
+def plot_history(study: Study) -> Any:
+    """Each trial's metric and the best so far."""
+    from tunetrack.report import figures
+
+    return figures.history(study)
+
+
+def plot_importance(study: Study) -> Any:
+    """The share of the metric each hyperparameter explains, as bars."""
+    from tunetrack.report import figures
+
+    return figures.importance(study)
+
+
+def plot_tradeoffs(study: Study) -> Any:
+    """The metric against training time and model size, with the Pareto front."""
+    from tunetrack.report import figures
+
+    return figures.tradeoffs(study)
+
+
+def importance(study: Study) -> pd.Series:
+    """Share of the metric each hyperparameter explains (see ``report.data``)."""
+    from tunetrack.report import data
+
+    return data.importance(study)
+
+
+def write_report(study: Study, out_dir: str | Path = DEFAULT_DIR, *, log: bool = True) -> Path:
+    """Build the HTML + PNG report (:func:`build_report`); with ``log``, also log it under
+    the study run. Returns the HTML path."""
+    path = build_report(study, out_dir)
+    if log:
+        from tunetrack.storage import open_storage
+
+        open_storage(study.tracking_uri).log_report(study.run_id, path.parent)
+    return path
 
 
 def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tunetrack.data.recipes import Recipe, shown_columns
+from tunetrack.data.recipes.base import Recipe, shown_columns
 from tunetrack.exceptions import DataError
 
 # Text columns with more distinct values than this share of the rows (and more than

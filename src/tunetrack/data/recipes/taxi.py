@@ -1,24 +1,17 @@
-"""Recipes: turn a loaded table into the feature and target columns a study trains on.
-
-A recipe owns what "clean" means for its data set (which rows are kept, how IDs are
-spelled), so the train and validation months and later prediction inputs all pass
-through the same rules.
-"""
+"""The nyc-taxi recipe: NYC TLC trips in, the trip's duration in minutes out."""
 
 from __future__ import annotations
 
-import abc
 import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tunetrack.exceptions import ConfigError, DataError
+from tunetrack.data.recipes.base import Recipe, shown_columns
+from tunetrack.exceptions import DataError
 
-_SHOWN_COLUMNS = 8
 # "43.0" (float IDs, or floats written to CSV) and "43" must be the same location.
 _WHOLE_NUMBER = r"^(-?\d+)\.0*$"
 # Formats tried in order on a few rows before parsing a whole column: ISO is what pandas
@@ -26,29 +19,6 @@ _WHOLE_NUMBER = r"^(-?\d+)\.0*$"
 # back to parsing row by row, which takes seconds on a month of trips.
 _TIME_FORMATS = ("ISO8601", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
 _FORMAT_PROBE_ROWS = 100
-
-
-class Recipe(abc.ABC):
-    """How one kind of table becomes model input: feature columns plus a target."""
-
-    name: str
-    target: str
-    categorical: tuple[str, ...]
-    numeric: tuple[str, ...]
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return (*self.categorical, *self.numeric)
-
-    def to_json(self) -> dict[str, Any]:
-        """What a packaged model stores to rebuild this recipe."""
-        return {"name": self.name}
-
-    @abc.abstractmethod
-    def prepare(
-        self, frame: pd.DataFrame, *, role: str = "train", with_target: bool = True
-    ) -> pd.DataFrame:
-        """A new frame with exactly the feature columns (and the target, if asked)."""
 
 
 class TaxiDurationRecipe(Recipe):
@@ -134,42 +104,6 @@ class TaxiDurationRecipe(Recipe):
             f"{role} data lacks column(s) {', '.join(missing)} "
             f"(it has {shown_columns(frame.columns)}); the {self.name} recipe needs {needs}"
         )
-
-
-RECIPES: dict[str, Recipe] = {TaxiDurationRecipe.name: TaxiDurationRecipe()}
-
-
-# Recipes configured by the study (target, columns) rather than fixed; built in tunetrack.data.
-CONFIGURED_RECIPES = ("tabular",)
-
-
-def get_recipe(name: str) -> Recipe:
-    """The registered fixed recipe called ``name``."""
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown data.recipe {name!r}; choose one of: "
-            f"{', '.join([*RECIPES, *CONFIGURED_RECIPES])}"
-        ) from None
-
-
-def recipe_from_json(data: Mapping[str, Any]) -> Recipe:
-    """The recipe a packaged model stored with :meth:`Recipe.to_json`."""
-    if data.get("name") == "tabular":
-        from tunetrack.data.tabular import TabularRecipe
-
-        return TabularRecipe.from_json(data)
-    return get_recipe(str(data.get("name")))
-
-
-def shown_columns(columns: Sequence[object]) -> str:
-    names = [str(c) for c in columns]
-    if not names:
-        return "no columns"
-    shown = ", ".join(names[:_SHOWN_COLUMNS])
-    extra = len(names) - _SHOWN_COLUMNS
-    return f"{shown}, ... {extra} more" if extra > 0 else shown
 
 
 def _time_columns(

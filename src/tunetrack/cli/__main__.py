@@ -1,0 +1,5 @@
+"""``python -m tunetrack.cli``: the console script."""
+
+from tunetrack.cli import main
+
+main()

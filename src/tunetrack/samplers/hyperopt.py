@@ -1,0 +1,202 @@
+"""Hyperopt's algorithms (tpe, rand, anneal, atpe) behind the ask/tell seam.
+
+The study loop, not ``fmin``, owns the loop: ``ask`` calls the algorithm's ``suggest``
+for one new trial document, exactly as ``fmin`` does (one draw from the seeded generator
+per suggestion, so a study asks the same points ``fmin`` would with the same seed), and
+``tell`` completes the document. Points enqueued or told from elsewhere (start points,
+a resumed study's history) are written into Hyperopt's trial documents here, from typed
+params, so nothing outside this module knows Hyperopt's ``vals`` (choice indices, labels
+of inactive branches).
+
+Labels: the space is rebuilt from its description, where a parameter's label is its key
+path (``booster.1.rate_drop`` for a key inside option 1 of the choice ``booster``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunetrack.config import ALGORITHMS
+from tunetrack.exceptions import ConfigError, SearchSpaceError
+from tunetrack.samplers.base import Sampler, Suggestion
+from tunetrack.space import build_space, flatten_params
+from tunetrack.space.leaves import DISTRIBUTION_KEYS
+
+Vals = dict[str, list[Any]]
+_MISSING = object()
+
+
+def check_algorithm(algo: str) -> None:
+    """Raise ConfigError, before anything is tracked, when ``algo`` cannot run here."""
+    _suggest_fn(algo)
+
+
+def _suggest_fn(algo: str) -> Any:
+    from hyperopt import anneal, rand, tpe
+
+    if algo == "atpe":
+        # hyperopt imports lightgbm only when the first suggestion is asked for.
+        from tunetrack.extras import require
+
+        require("lightgbm", extra="lightgbm", purpose="search.algo 'atpe'")
+        from hyperopt import atpe
+
+        return atpe.suggest
+    table = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest}
+    if algo not in table:
+        raise ConfigError(f"unknown search.algo {algo!r}; choose one of: {', '.join(ALGORITHMS)}")
+    return table[algo]
+
+
+def _never_called(_: Any) -> float:
+    raise RuntimeError("the study loop evaluates trials, not Hyperopt")
+
+
+class HyperoptSampler(Sampler):
+    """Hyperopt's ``algo`` over a described space (``space.describe_space`` JSON).
+
+    ``seed`` seeds numpy's generator as ``fmin(rstate=np.random.default_rng(seed))``
+    would: an int, or a sequence (a resumed study mixes in how far it got)."""
+
+    def __init__(
+        self, space: Mapping[str, Any], *, algo: str = "tpe", seed: int | Sequence[int] = 0
+    ) -> None:
+        from hyperopt import Domain, Trials
+
+        self._described = dict(space)
+        self._space = build_space(self._described)
+        self._domain = Domain(_never_called, self._space)
+        self._trials = Trials()
+        self._suggest = _suggest_fn(algo)
+        self._rng = np.random.default_rng(seed)
+        self._labels = sorted(_labels(self._described))
+        self._queue: list[Vals] = []
+
+    def enqueue(self, params: Mapping[str, Any]) -> None:
+        self._queue.append(self.vals_for(params))
+
+    def ask(self) -> Suggestion:
+        from hyperopt import JOB_STATE_RUNNING
+
+        [tid] = self._trials.new_trial_ids(1)
+        if self._queue:
+            doc = self._doc(tid, self._queue.pop(0))
+        else:
+            self._trials.refresh()
+            seed = self._rng.integers(2**31 - 1)
+            [doc] = self._suggest([tid], self._domain, self._trials, seed)
+        doc["state"] = JOB_STATE_RUNNING
+        self._trials.insert_trial_docs([doc])
+        self._trials.refresh()
+        return Suggestion(params=self._params(doc["misc"]["vals"]), token=tid)
+
+    def tell(self, suggestion: Suggestion, loss: float | None) -> None:
+        from hyperopt import JOB_STATE_DONE
+
+        if suggestion.token is None:
+            [tid] = self._trials.new_trial_ids(1)
+            doc = self._doc(tid, self.vals_for(suggestion.params))
+            doc.update(state=JOB_STATE_DONE, result=_result(loss))
+            self._trials.insert_trial_docs([doc])
+        else:
+            doc = next(d for d in self._trials.trials if d["tid"] == suggestion.token)
+            doc.update(state=JOB_STATE_DONE, result=_result(loss))
+        self._trials.refresh()
+
+    def _doc(self, tid: int, vals: Vals) -> dict[str, Any]:
+        misc = {
+            "tid": tid,
+            "cmd": ("domain_attachment", "FMinIter_Domain"),
+            "workdir": None,
+            "idxs": {label: [tid] if v else [] for label, v in vals.items()},
+            "vals": vals,
+        }
+        [doc] = self._trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])
+        return doc
+
+    def _params(self, vals: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+        from hyperopt import space_eval
+
+        assignment = {label: _plain(v[0]) for label, v in vals.items() if len(v)}
+        return flatten_params(space_eval(self._space, assignment))
+
+    def vals_for(self, params: Mapping[str, Any]) -> Vals:
+        """Hyperopt's ``vals`` (label -> [value], [] when inactive; choice indices) for
+        flat params. Raises SearchSpaceError when the point is not in the space."""
+        vals: Vals = {}
+        if not _assign_mapping(self._described, "", params, vals):
+            raise SearchSpaceError(
+                f"params {dict(params)!r} are not a point of the search space; give a "
+                "value for every parameter, from each one's own range or options"
+            )
+        return {label: vals.get(label, []) for label in self._labels}
+
+
+def _result(loss: float | None) -> dict[str, Any]:
+    if loss is None or not np.isfinite(loss):
+        return {"status": "fail"}
+    return {"status": "ok", "loss": float(loss)}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _distribution(node: Any) -> str | None:
+    if isinstance(node, Mapping):
+        return next((key for key in node if key in DISTRIBUTION_KEYS), None)
+    return None
+
+
+def _options(node: Mapping[str, Any], dist: str) -> list[Any]:
+    return list(node[dist]) if dist == "choice" else [option for _, option in node[dist]]
+
+
+def _labels(node: Any, label: str = "") -> Iterator[str]:
+    """Every hyperopt label of a described (sub-)space."""
+    dist = _distribution(node)
+    if dist in ("choice", "pchoice"):
+        yield label
+        for i, option in enumerate(_options(node, dist)):
+            yield from _labels(option, f"{label}.{i}")
+    elif dist is not None:
+        yield label
+    elif isinstance(node, Mapping):
+        for key, child in node.items():
+            yield from _labels(child, f"{label}.{key}" if label else str(key))
+
+
+def _assign_mapping(
+    node: Mapping[str, Any], label: str, params: Mapping[str, Any], vals: Vals
+) -> bool:
+    """Fill ``vals`` for a sub-space whose keys are merged into the flat params."""
+    return all(
+        _assign(child, f"{label}.{key}" if label else str(key), str(key), params, vals)
+        for key, child in node.items()
+    )
+
+
+def _assign(node: Any, label: str, key: str, params: Mapping[str, Any], vals: Vals) -> bool:
+    """Fill ``vals`` for the node at ``label`` whose value lands in ``params[key]``
+    (or, for a sub-space, whose keys are merged in); False when ``params`` disagree."""
+    dist = _distribution(node)
+    if dist in ("choice", "pchoice"):
+        for i, option in enumerate(_options(node, dist)):
+            tried: Vals = {}
+            if _assign(option, f"{label}.{i}", key, params, tried):
+                vals.update(tried)
+                vals[label] = [i]
+                return True
+        return False
+    if dist is not None:
+        value = params.get(key)
+        if value is None or isinstance(value, bool | str):
+            return False
+        vals[label] = [value]
+        return True
+    if isinstance(node, Mapping):
+        return _assign_mapping(node, label, params, vals)
+    return params.get(key, _MISSING) == node

@@ -1,0 +1,226 @@
+"""Write a shipped model's run and its packaged pyfunc model into the study's MLflow store.
+
+Writing model runs is selection's job (trials and studies are written by
+``tunetrack.storage``): a model run is nested under the study run and tagged
+``tunetrack.role=model``, so it never counts as a trial. The model it logs is MLflow's
+models-from-code pyfunc (``packaged_model.py``): the model in its family's own format plus
+the preprocessing as JSON, the tunetrack code that reads them, an input signature and
+exactly pinned requirements; nothing is pickled. This module also reads back which data
+files the study run logged, so a refit reads the same rows.
+
+MLflow is used through its public API only, imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tunetrack.data.loaders import DATAFRAME_SOURCE
+from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE
+from tunetrack.study import Study, TrialRecord
+
+if TYPE_CHECKING:
+    from tunetrack.selection.refit import Refit
+
+MODEL_NAME = "tunetrack-model"  # autologging logs its own model as "model"
+ROLE_MODEL = "model"
+TAG_STUDY_RUN = "tunetrack.study_run_id"
+TAG_TRIAL_RUN = "tunetrack.trial_run_id"
+TAG_POLICY = "tunetrack.policy"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tunetrack
+PACKAGED_MODEL_CODE = PACKAGE_DIR / "packaged_model.py"
+# Families whose MLflow autologging records the per-round validation curve and a model in
+# the library's own format (not pickle).
+AUTOLOG_FLAVORS = ("xgboost", "lightgbm")
+# What the model needs at load time, pinned to the versions it was built with.
+RUNTIME_PACKAGES = (
+    "mlflow",
+    "xgboost",
+    "lightgbm",
+    "scikit-learn",
+    "skops",
+    "pandas",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "hyperopt",
+    "pyyaml",
+    "typer",
+    "rich",
+)
+
+
+@contextmanager
+def fluent_store(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (runs, autologging, ``log_model``, ``register_model``) at
+    ``uri`` for a while, then leave the caller's setting exactly as it was.
+
+    When no tracking URI was set with ``mlflow.set_tracking_uri``, the fluent API reads
+    ``MLFLOW_TRACKING_URI`` on every call, so setting and restoring that variable is
+    enough and leaves MLflow's global setting unset. When one was set, it is switched with
+    ``mlflow.set_tracking_uri`` and put back (that call also writes the variable, which is
+    then restored, unset if it was unset).
+    """
+    import mlflow
+
+    saved_env = os.environ.get(TRACKING_URI_ENV)
+    saved_uri = mlflow.get_tracking_uri()
+    os.environ[TRACKING_URI_ENV] = uri
+    switched = mlflow.get_tracking_uri() != uri  # a global setting shadows the variable
+    try:
+        if switched:
+            mlflow.set_tracking_uri(uri)
+        yield
+    finally:
+        if switched:
+            mlflow.set_tracking_uri(saved_uri)
+        if saved_env is None:
+            os.environ.pop(TRACKING_URI_ENV, None)
+        else:
+            os.environ[TRACKING_URI_ENV] = saved_env
+
+
+@contextmanager
+def model_run(
+    study: Study, trial: TrialRecord, family: str, policy: str | None = None
+) -> Iterator[str]:
+    """A fluent MLflow run for ``trial``'s model, nested under the study; yields its id.
+
+    Enter it inside ``fluent_store(study.tracking_uri)``. If the body raises, the run is
+    deleted: a model run without its model would mislead.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    tags = {
+        TAG_PARENT: study.run_id,
+        TAG_ROLE: ROLE_MODEL,
+        TAG_MODEL: family,
+        TAG_STUDY_RUN: study.run_id,
+        TAG_TRIAL_RUN: trial.run_id,
+        **({TAG_POLICY: policy} if policy else {}),
+    }
+    name = f"model-trial-{trial.number:04d}"
+    with mlflow.start_run(experiment_id=study.experiment_id, run_name=name, tags=tags) as run:
+        try:
+            yield run.info.run_id
+        except BaseException:
+            # The run is ended first so leaving the `with` does not touch a deleted run.
+            mlflow.end_run("FAILED")
+            MlflowClient(study.tracking_uri).delete_run(run.info.run_id)
+            raise
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params on the active model run."""
+    import mlflow
+
+    mlflow.log_params(params)
+
+
+def log_metrics(metrics: dict[str, float]) -> None:
+    """Log metrics on the active model run."""
+    import mlflow
+
+    mlflow.log_metrics(metrics)
+
+
+@contextmanager
+def autologging(family: str) -> Iterator[None]:
+    """The tutorial's one-line step: MLflow's autologging records the params, the
+    per-round validation metric, feature importance and a model in the library's flavor
+    (``family`` must be one of ``AUTOLOG_FLAVORS``), on the active run."""
+    import importlib
+
+    flavor = importlib.import_module(f"mlflow.{family}")
+    flavor.autolog(log_models=True, log_input_examples=False, silent=True)
+    try:
+        yield
+    finally:
+        flavor.autolog(disable=True)
+
+
+def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
+    """Log ``refit`` as a pickle-free pyfunc model on the active run; returns MLflow's
+    ModelInfo. ``tmp`` is a scratch directory that must outlive the call."""
+    import mlflow
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    artifacts = refit.predictor.save(tmp / "predictor")
+    code = tmp / "code" / "tunetrack"
+    # The model carries the exact tunetrack code that prepares its input (not its data).
+    shutil.copytree(
+        PACKAGE_DIR,
+        code,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
+    )
+    numeric = set(refit.predictor.recipe.numeric)
+    task = refit.predictor.task
+    signature = ModelSignature(
+        inputs=Schema(
+            [
+                # IDs arrive as ints (raw files) or strings (filtered ones); the recipe
+                # normalises both, so the schema must not coerce them.
+                ColSpec("double", c) if c in numeric else ColSpec(AnyType(), c)
+                for c in refit.predictor.input_columns
+            ]
+        ),
+        outputs=Schema(
+            [ColSpec(_output_type(task.classes) if task.is_classification else "double")]
+        ),
+    )
+    return mlflow.pyfunc.log_model(
+        name=MODEL_NAME,
+        python_model=str(PACKAGED_MODEL_CODE),
+        artifacts=artifacts,
+        code_paths=[str(code)],
+        pip_requirements=pinned_requirements(),
+        signature=signature,
+        input_example=refit.example,
+        metadata={"tunetrack": {"metric": metric, "refit_value": refit.refit_value}},
+    )
+
+
+def _output_type(classes: Sequence[Any]) -> str:
+    """MLflow's column type for predicted labels, from the training labels' type."""
+    if all(isinstance(c, bool) for c in classes):
+        return "boolean"
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return "long"
+    if all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes):
+        return "double"
+    return "string"
+
+
+def pinned_requirements() -> list[str]:
+    return [f"{p}=={importlib.metadata.version(p)}" for p in RUNTIME_PACKAGES]
+
+
+def logged_sources(study: Study) -> dict[str, str | None]:
+    """Where the study run says its ``train`` and ``valid`` data came from (None when it
+    logged no such dataset; ``DATAFRAME_SOURCE`` for an in-memory frame)."""
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(study.tracking_uri).get_run(study.run_id)
+    sources: dict[str, str | None] = {}
+    for role, context in (("train", "training"), ("valid", "validation")):
+        sources[role] = None
+        for item in run.inputs.dataset_inputs:
+            if any(t.key == "mlflow.data.context" and t.value == context for t in item.tags):
+                try:
+                    uri = json.loads(item.dataset.source).get("uri")
+                except (ValueError, AttributeError):
+                    uri = item.dataset.source
+                sources[role] = DATAFRAME_SOURCE if uri and DATAFRAME_SOURCE in str(uri) else uri
+                break
+    return sources

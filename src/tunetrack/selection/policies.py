@@ -1,0 +1,148 @@
+"""Choose a trial by its trade-offs: pure policies over a study's finished trials.
+
+Policies (lexicographic objectives with a tolerance, the FLAML idea):
+- ``best``: the lowest metric.
+- ``smallest-within``: among trials within ``tolerance`` (relative) of the best metric,
+  the smallest model, then the fastest to fit.
+- ``pareto``: the Pareto front over (metric, fit_seconds, model_bytes); among its members
+  within the tolerance, the most balanced one: the lowest geometric mean of each
+  objective's ratio to that set's minimum.
+
+A Study in, a Selection out: nothing here reads or writes MLflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tunetrack._core import FAMILY_KEY
+from tunetrack.exceptions import ConfigError
+from tunetrack.report.data import pareto_mask
+from tunetrack.study import Study, TrialRecord
+
+POLICIES = ("best", "pareto", "smallest-within")
+DEFAULT_TOLERANCE = 0.01
+COST_METRICS = ("fit_seconds", "model_bytes")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One successful trial seen by a policy."""
+
+    trial: TrialRecord
+    value: float
+    fit_seconds: float
+    model_bytes: float
+    gap: float  # relative distance to the best metric
+    within: bool
+    on_front: bool
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a policy chose and why."""
+
+    policy: str
+    tolerance: float
+    metric: str
+    chosen: TrialRecord
+    candidates: tuple[Candidate, ...]
+    reason: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per successful trial, best metric first; ``chosen`` marks the pick.
+        A study across families adds each trial's ``family``."""
+        across = any(FAMILY_KEY in c.trial.params for c in self.candidates)
+        rows = [
+            {
+                "trial": c.trial.number,
+                **({"family": c.trial.params.get(FAMILY_KEY)} if across else {}),
+                self.metric: c.value,
+                "gap_pct": 100 * c.gap,
+                "fit_seconds": c.fit_seconds,
+                "model_bytes": c.model_bytes,
+                "within_tolerance": c.within,
+                "pareto": c.on_front,
+                "chosen": c.trial.run_id == self.chosen.run_id,
+                "run_id": c.trial.run_id,
+            }
+            for c in self.candidates
+        ]
+        return pd.DataFrame(rows)
+
+
+def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERANCE) -> Selection:
+    """Pick a trial of ``study`` by ``policy``; see the module doc for the rules."""
+    if policy not in POLICIES:
+        raise ConfigError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
+    if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError(f"--tolerance must be a fraction >= 0 like 0.02 (2%); got {tolerance!r}")
+    metric = study.metric
+    best = study.best  # raises a one-line error when no trial succeeded
+    best_value = best.metrics[metric]
+    limit = best_value + tolerance * abs(best_value)
+    done = study.completed
+    points = [(t.metrics[metric], *(_cost(t, name) for name in COST_METRICS)) for t in done]
+    front = set(np.flatnonzero(pareto_mask(np.array(points, dtype=float, ndmin=2))))
+    candidates = tuple(
+        sorted(
+            (
+                Candidate(
+                    trial=t,
+                    value=p[0],
+                    fit_seconds=p[1],
+                    model_bytes=p[2],
+                    gap=(p[0] - best_value) / abs(best_value) if best_value else 0.0,
+                    within=p[0] <= limit,
+                    on_front=i in front,
+                )
+                for i, (t, p) in enumerate(zip(done, points, strict=True))
+            ),
+            key=lambda c: (c.value, c.trial.number),
+        )
+    )
+    within = [c for c in candidates if c.within]
+    pct = f"{100 * tolerance:g}%"
+    if policy == "best":
+        chosen = candidates[0]
+        reason = f"lowest {metric}"
+    elif policy == "smallest-within":
+        chosen = min(within, key=lambda c: (c.model_bytes, c.fit_seconds, c.value, c.trial.number))
+        reason = (
+            f"smallest model among the {len(within)} trial(s) within {pct} of the best "
+            f"{metric} {best_value:.6g}, then fastest to fit"
+        )
+    else:
+        pool = [c for c in within if c.on_front]  # never empty: the best is on the front
+        chosen = min(pool, key=lambda c: (_balance(c, pool), c.value, c.trial.number))
+        reason = (
+            f"most balanced of the {len(pool)} Pareto-optimal trial(s) (over {metric}, "
+            f"fit_seconds, model_bytes) within {pct} of the best {metric} {best_value:.6g}"
+        )
+    return Selection(policy, float(tolerance), metric, chosen.trial, candidates, reason)
+
+
+def _cost(trial: TrialRecord, name: str) -> float:
+    value = trial.value(name)
+    return math.inf if value is None else value  # unknown cost never wins
+
+
+def _balance(candidate: Candidate, pool: Sequence[Candidate]) -> float:
+    """Geometric mean of each objective's ratio to the pool's minimum (1.0 = best at all)."""
+    total = 0.0
+    for attr in ("value", "fit_seconds", "model_bytes"):
+        low = min(getattr(c, attr) for c in pool)
+        mine = getattr(candidate, attr)
+        if math.isinf(mine):
+            return math.inf
+        total += math.log(mine / low) if low > 0 else 0.0
+    return math.exp(total / 3)
+
+
+# The public name DESIGN.md promises (``tunetrack.select``); ``choose`` reads better inside.
+select = choose

@@ -1,0 +1,118 @@
+"""Ship a chosen trial: refit it, log it as one deployable MLflow model, register it.
+
+The steps live beside this one: ``refit`` (train again, check the logged metric is
+reproduced), ``flavor`` (the model run and the pickle-free pyfunc model) and ``registry``
+(the model version and its alias). Every check that can fail on bad input runs before
+the model run is created, and a failure after that deletes the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from tunetrack._core import FAMILY_KEY
+from tunetrack.config import build_config
+from tunetrack.exceptions import ConfigError
+from tunetrack.models import get_model
+from tunetrack.preparation import prepare_study_data
+from tunetrack.selection import flavor, registry
+from tunetrack.selection.refit import refit, study_tables
+from tunetrack.storage import open_storage
+from tunetrack.study import Study, TrialRecord
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """Where the shipped model lives and how its refit scored."""
+
+    model_uri: str  # the logged model (models:/m-...)
+    run_id: str  # the model run, nested under the study
+    trial: TrialRecord
+    metric: str
+    logged_value: float  # the trial's metric
+    refit_value: float  # the refit booster's metric on the same validation rows
+    registered_name: str | None = None
+    version: str | None = None
+    alias: str | None = None
+    previous_version: str | None = None  # where the alias pointed before
+
+    @property
+    def registry_uri(self) -> str | None:
+        if self.registered_name is None:
+            return None
+        if self.alias:
+            return f"models:/{self.registered_name}@{self.alias}"
+        return f"models:/{self.registered_name}/{self.version}"
+
+
+def ship(
+    study: Study,
+    trial: TrialRecord,
+    *,
+    train: str | pd.DataFrame | None = None,
+    valid: str | pd.DataFrame | None = None,
+    autolog: bool = False,
+    register: str | None = None,
+    alias: str | None = None,
+    policy: str | None = None,
+) -> Shipped:
+    """Refit ``trial`` once, log it as a pickle-free pyfunc model under a run nested in the
+    study, and register it as ``register`` (moving ``alias`` to the new version)."""
+    if alias and not register:
+        raise ConfigError("--alias needs --register NAME: an alias names a registered model")
+    family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
+    if autolog and family.name not in flavor.AUTOLOG_FLAVORS:
+        raise ConfigError(
+            f"--autolog records a boosting curve with MLflow's "
+            f"{'/'.join(flavor.AUTOLOG_FLAVORS)} autologging; trial {trial.number} is a "
+            f"{family.name} model, so drop --autolog"
+        )
+    run_params = dict(open_storage(study.tracking_uri, read_only=True).get_run(study.run_id).params)
+    config = build_config({**study.config, "space": None})
+    sources = flavor.logged_sources(study)
+    train_table, valid_table = study_tables(study, config, train, valid, run_params, sources)
+
+    # Fluent runs (needed by autologging) go to the study's store; the caller's
+    # tracking URI setting is restored afterwards, unset if it was unset.
+    with (
+        flavor.fluent_store(study.tracking_uri),
+        tempfile.TemporaryDirectory(prefix="tunetrack-ship-") as tmp,
+        flavor.model_run(study, trial, family.name, policy) as run_id,
+    ):
+        prepared = prepare_study_data(config, train_table, valid_table)
+        around = flavor.autologging(family.name) if autolog else None
+        refitted = refit(study, trial, family, prepared, run_params, around_fit=around)
+        if not autolog:
+            flavor.log_params(refitted.params)
+        info = flavor.log_model(refitted, Path(tmp), study.metric)
+        model_bytes = Path(tmp, "predictor", family.model_file).stat().st_size
+        flavor.log_metrics({study.metric: refitted.refit_value, "model_bytes": float(model_bytes)})
+    shipped = Shipped(
+        model_uri=info.model_uri,
+        run_id=run_id,
+        trial=trial,
+        metric=study.metric,
+        logged_value=trial.metrics[study.metric],
+        refit_value=refitted.refit_value,
+    )
+    if not register:
+        return shipped
+    previous = registry.previous_version(study.tracking_uri, register, alias) if alias else None
+    version = registry.register(
+        study,
+        trial,
+        model_uri=shipped.model_uri,
+        model_run_id=shipped.run_id,
+        logged_value=shipped.logged_value,
+        name=register,
+        alias=alias,
+        policy=policy,
+    )
+    return dataclasses.replace(
+        shipped, registered_name=register, version=version, alias=alias, previous_version=previous
+    )

@@ -1,0 +1,173 @@
+"""The storage seam: what the study loop, resume and ``load_study`` need from a store.
+
+A backend keeps studies and trials under the tracking contract (``storage.schema``).
+``MlflowStorage`` is the real one (any MLflow tracking store, through MLflow's public
+client); ``InMemoryStorage`` keeps the same records in a dict for fast tests. The contract
+tests (tests/test_storage_contract.py) run over both.
+
+Only the process that owns a study writes its runs (DESIGN principle 7): executors hand
+results back and the study loop writes them here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tunetrack._core import TrialState
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset as logged on the study run: its role (``train`` | ``valid``), where it
+    came from, the sha256 of its bytes and the prepared frame (for its schema)."""
+
+    name: str
+    role: str
+    source: str
+    sha256: str
+    frame: Any
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The parts of a run the study needs, detached from MLflow's entity classes.
+
+    Times are epoch milliseconds; ``metrics`` holds each metric's latest value."""
+
+    run_id: str
+    experiment_id: str
+    status: str
+    start_time: int
+    end_time: int | None
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class StudyRef:
+    """What a trial needs to know about its study to file itself under it."""
+
+    run_id: str
+    experiment_id: str
+    model: str
+
+
+@dataclass(frozen=True)
+class StudyRecord:
+    """What a new study run carries: tags, params, the config and space as JSON, datasets."""
+
+    model: str
+    engine: str
+    tags: Mapping[str, str]
+    params: Mapping[str, Any]
+    config: Mapping[str, Any]
+    space: Mapping[str, Any]
+    datasets: Sequence[DatasetRecord] = ()
+
+
+@dataclass(frozen=True)
+class TrialWrite:
+    """Everything a finished trial writes, in one call.
+
+    ``params`` is the typed truth (stored as JSON in a tag); ``ui_params`` what MLflow's
+    params show (every leaf of the space). ``curve`` is the validation loss per round,
+    stored as metric history under ``schema.CURVE_METRIC``.
+    """
+
+    state: TrialState
+    params: Mapping[str, Any]
+    ui_params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    error: str | None = None
+    curve: Sequence[float] = ()
+
+
+class StudyStorage(ABC):
+    """A tracking store holding tunetrack studies (see the module docstring)."""
+
+    #: The store's address as users write it (a tracking URI, or ``memory:``).
+    location: str
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def check_reachable(self) -> None:
+        """Raise TrackingError, before anything is written, when the store cannot be used."""
+
+    @abstractmethod
+    def experiment_id(self, name: str, *, create: bool = True) -> str:
+        """The id of the experiment ``name``, created when missing and ``create``.
+
+        Raises TrackingError when it is deleted, or missing and not ``create``."""
+
+    @abstractmethod
+    def experiment_name(self, experiment_id: str) -> str: ...
+
+    # -- writing --------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_study(self, experiment_id: str, record: StudyRecord) -> str:
+        """Create the study's parent run (RUNNING) with all of ``record``; returns its id.
+
+        All or nothing: a study whose set-up could not be written is removed."""
+
+    @abstractmethod
+    def start_trial(
+        self, study: StudyRef, number: int, *, model: str, start_ms: int | None = None
+    ) -> tuple[str, int]:
+        """Create the trial's run, RUNNING; returns its id and start time (epoch ms)."""
+
+    @abstractmethod
+    def finish_trial(self, run_id: str, write: TrialWrite, *, end_ms: int | None = None) -> int:
+        """Write the trial's outcome and close its run; returns the end time (epoch ms)."""
+
+    @abstractmethod
+    def finish_study(
+        self, run_id: str, *, metrics: Mapping[str, float], status: str, tags: Mapping[str, str]
+    ) -> None:
+        """Log the study's summary metrics and tags, then set its run status."""
+
+    @abstractmethod
+    def reopen_study(self, run_id: str) -> None:
+        """Mark a finished study RUNNING again (resume, ``Study.optimize``)."""
+
+    @abstractmethod
+    def mark_killed(self, run_id: str, reason: str) -> None:
+        """Close a trial its process left RUNNING (killed mid-trial)."""
+
+    @abstractmethod
+    def log_report(self, run_id: str, directory: str | Path) -> str:
+        """Store a built report folder under the study; returns where it went."""
+
+    # -- reading --------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunData:
+        """The run; TrackingError when there is none."""
+
+    @abstractmethod
+    def trial_runs(self, study_run_id: str, experiment_id: str) -> list[RunData]:
+        """Every trial run of the study, in no particular order."""
+
+    @abstractmethod
+    def latest_study(self, experiment: str) -> RunData:
+        """The experiment's most recently started study; TrackingError when none."""
+
+    @abstractmethod
+    def load_json_artifact(self, run_id: str, path: str) -> Any:
+        """A JSON artifact of the run (the config, the space)."""
+
+    @abstractmethod
+    def curve(self, run_id: str) -> list[float]:
+        """A trial's stored validation curve (index = round); empty when none."""
+
+    def ui_url(self, host: str, port: int, experiment_id: str) -> str:
+        # The runs table itself: MLflow 3's bare experiment link opens a GenAI overview.
+        return f"http://{host}:{port}/#/experiments/{experiment_id}/runs"

@@ -1,0 +1,359 @@
+"""Studies in any MLflow tracking store, through MLflow's public client only.
+
+A trial costs two calls: ``create_run`` (RUNNING, with its tags) when it starts, so a
+crash leaves evidence; then one ``log_batch`` (params, metrics, curve, tags) and
+``set_terminated``. The same calls serve SQLite, databases and tracking servers, and
+keep working across MLflow versions because nothing here reaches below the client.
+
+A store tunetrack did not create is left as it is: no journal mode, pragma or lock file.
+Only a SQLite file this call creates is switched to write-ahead logging (readers such as
+``report`` then work while a study writes), under a lock in the temp folder so two
+processes creating the same file do not race on MLflow's schema migration.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tunetrack.exceptions import TrackingError, first_line
+from tunetrack.storage import schema
+from tunetrack.storage.base import (
+    DatasetRecord,
+    RunData,
+    StudyRecord,
+    StudyRef,
+    StudyStorage,
+    TrialWrite,
+)
+from tunetrack.storage.datasets import dataset_fields
+from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
+
+# MLflow's log_batch takes at most 1,000 metrics a call (its documented limit).
+_BATCH_METRICS = 1000
+
+
+class MlflowStorage(StudyStorage):
+    """Reads and writes tunetrack studies in the MLflow store at ``tracking_uri``.
+
+    ``tracking_uri`` defaults to MLFLOW_TRACKING_URI, else ``sqlite:///mlflow.db``.
+    ``read_only`` checks only that the store can be read (``load_study``, ``report``
+    reading a study someone else wrote). Raises TrackingError for a URI that cannot work.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, read_only: bool = False) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.location = resolve_tracking_uri(tracking_uri, writing=not read_only)
+        # tunetrack reads small JSON artifacts; MLflow's progress bars would only be noise.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        path = sqlite_path(self.location)
+        if path is None:
+            self._client = MlflowClient(tracking_uri=self.location)
+            return
+        # MLflow creates a new file's schema on first use: one process at a time, so a
+        # second process never opens a file whose schema is half made.
+        with _creation_lock(path):
+            if not path.exists() and not read_only:
+                _create_sqlite_store(path)
+            self._client = MlflowClient(tracking_uri=self.location)
+            self._query_store()
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.location
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    def check_reachable(self) -> None:
+        if is_server(self.location):
+            probe_server(self.location)
+        self._query_store()
+
+    def _query_store(self) -> None:
+        try:
+            self._client.search_experiments(max_results=1)
+        except Exception as err:
+            raise TrackingError(
+                f"cannot reach the tracking store {self.location}: {first_line(err)}; "
+                "check --tracking-uri or MLFLOW_TRACKING_URI"
+            ) from None
+
+    def experiment_id(self, name: str, *, create: bool = True) -> str:
+        from mlflow.exceptions import MlflowException
+
+        experiment = self._client.get_experiment_by_name(name)
+        if experiment is not None:
+            if experiment.lifecycle_stage == "deleted":
+                raise TrackingError(
+                    f"experiment {name!r} is deleted; restore it in the MLflow UI or pick "
+                    "another --experiment"
+                )
+            return experiment.experiment_id
+        if not create:
+            raise TrackingError(
+                f"no experiment named {name!r} in {self.location}; "
+                "run `tunetrack tune` first or pass --experiment"
+            )
+        try:
+            return self._client.create_experiment(name, artifact_location=self._artifact_root(name))
+        except MlflowException:
+            # Another study created it a moment ago: use theirs.
+            experiment = self._client.get_experiment_by_name(name)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
+
+    def _artifact_root(self, experiment: str) -> str | None:
+        """Keep artifacts beside a local SQLite file instead of wherever the shell stood."""
+        path = sqlite_path(self.location)
+        if path is None:
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
+        return (path.parent / "mlartifacts" / safe).as_uri()
+
+    def experiment_name(self, experiment_id: str) -> str:
+        return self._client.get_experiment(experiment_id).name
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create_study(self, experiment_id: str, record: StudyRecord) -> str:
+        from mlflow.entities import Param, RunTag
+        from mlflow.exceptions import MlflowException
+
+        run = self._client.create_run(
+            experiment_id,
+            tags={schema.TAG_ROLE: schema.ROLE_STUDY, schema.TAG_MODEL: record.model,
+                  **record.tags},
+        )  # fmt: skip
+        run_id = run.info.run_id
+        try:
+            params = dict(record.params)
+            params.update({f"data.{d.role}_sha256": d.sha256 for d in record.datasets})
+            self._client.log_batch(
+                run_id,
+                params=[Param(k, schema.param_text(v)) for k, v in params.items()],
+                tags=[RunTag(schema.TAG_NOTE, schema.study_note(record.model, record.engine))],
+            )
+            self._client.log_dict(run_id, dict(record.config), schema.CONFIG_ARTIFACT)
+            self._client.log_dict(run_id, dict(record.space), schema.SPACE_ARTIFACT)
+            try:
+                self._log_datasets(run_id, record.datasets)
+            except MlflowException:
+                # MLflow inserts a dataset row only if it is new, which races when two
+                # studies start on the same data at once; the second try finds it.
+                self._log_datasets(run_id, record.datasets)
+        except Exception as err:
+            # A study that could not record its set-up would be unreadable: remove it.
+            self._client.delete_run(run_id)
+            if isinstance(err, OSError):
+                raise TrackingError(
+                    f"cannot write the study's artifacts to {run.info.artifact_uri}: "
+                    f"{first_line(err)}; free space or make it writable"
+                ) from None
+            raise
+        return run_id
+
+    def _log_datasets(self, run_id: str, datasets: Sequence[DatasetRecord]) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = []
+        for record in datasets:
+            context = "training" if record.role == "train" else "validation"
+            inputs.append(
+                DatasetInput(
+                    dataset=Dataset(**dataset_fields(record)),
+                    tags=[InputTag(key="mlflow.data.context", value=context)],
+                )
+            )
+        self._client.log_inputs(run_id, datasets=inputs)
+
+    def start_trial(
+        self, study: StudyRef, number: int, *, model: str, start_ms: int | None = None
+    ) -> tuple[str, int]:
+        start_ms = _now_ms() if start_ms is None else start_ms
+        tags = {
+            schema.TAG_PARENT: study.run_id,
+            schema.TAG_ROLE: schema.ROLE_TRIAL,
+            schema.TAG_MODEL: model,
+            schema.TAG_TRIAL: str(number),
+            schema.TAG_STATE: str(schema.TrialState.RUNNING),
+        }
+        run = self._client.create_run(
+            study.experiment_id,
+            start_time=start_ms,
+            run_name=schema.trial_run_name(number),
+            tags=tags,
+        )
+        return run.info.run_id, start_ms
+
+    def finish_trial(self, run_id: str, write: TrialWrite, *, end_ms: int | None = None) -> int:
+        from mlflow.entities import Metric, Param, RunTag
+
+        end_ms = _now_ms() if end_ms is None else end_ms
+        tags = {
+            schema.TAG_STATE: str(write.state),
+            schema.TAG_PARAMS: schema.params_tag(write.params),
+            **({schema.TAG_ERROR: write.error} if write.error else {}),
+            **write.tags,
+        }
+        metrics = [Metric(k, float(v), end_ms, 0) for k, v in write.metrics.items()]
+        metrics += [
+            Metric(schema.CURVE_METRIC, float(value), end_ms, step)
+            for step, value in enumerate(write.curve)
+        ]
+        params = [Param(k, schema.param_text(v)) for k, v in write.ui_params.items()]
+        run_tags = [RunTag(k, v) for k, v in tags.items()]
+        # Params and tags go with the first metric batch; a long curve takes more batches.
+        for start in range(0, max(len(metrics), 1), _BATCH_METRICS):
+            first = start == 0
+            self._client.log_batch(
+                run_id,
+                metrics=metrics[start : start + _BATCH_METRICS],
+                params=params if first else [],
+                tags=run_tags if first else [],
+            )
+        self._client.set_terminated(run_id, status=schema.RUN_STATUS[write.state], end_time=end_ms)
+        return end_ms
+
+    def finish_study(
+        self, run_id: str, *, metrics: Mapping[str, float], status: str, tags: Mapping[str, str]
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = _now_ms()
+        self._client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+            tags=[RunTag(k, v) for k, v in tags.items()],
+        )
+        self._client.set_terminated(run_id, status=status, end_time=now)
+
+    def reopen_study(self, run_id: str) -> None:
+        self._client.update_run(run_id, status="RUNNING")
+
+    def mark_killed(self, run_id: str, reason: str) -> None:
+        from mlflow.entities import RunTag
+
+        self._client.log_batch(
+            run_id,
+            tags=[
+                RunTag(schema.TAG_STATE, str(schema.TrialState.KILLED)),
+                RunTag(schema.TAG_ERROR, reason),
+            ],
+        )
+        self._client.set_terminated(run_id, status="KILLED")
+
+    def log_report(self, run_id: str, directory: str | Path) -> str:
+        self._client.log_artifacts(run_id, str(directory), schema.REPORT_ARTIFACT_DIR)
+        artifact_uri = self._client.get_run(run_id).info.artifact_uri.rstrip("/")
+        return f"{artifact_uri}/{schema.REPORT_ARTIFACT_DIR}"
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> RunData:
+        try:
+            run = self._client.get_run(run_id)
+        except Exception as err:
+            raise TrackingError(
+                f"no run {run_id!r} in {self.location} ({first_line(err)}); "
+                "check the study's run id"
+            ) from None
+        return _run_data(run)
+
+    def trial_runs(self, study_run_id: str, experiment_id: str) -> list[RunData]:
+        query = schema.trial_filter(study_run_id)
+        return [_run_data(r) for r in self._search(experiment_id, query)]
+
+    def latest_study(self, experiment: str) -> RunData:
+        experiment_id = self.experiment_id(experiment, create=False)
+        runs = self._client.search_runs(
+            [experiment_id],
+            filter_string=schema.STUDY_FILTER,
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if not runs:
+            raise TrackingError(
+                f"experiment {experiment!r} has no tunetrack study; run `tunetrack tune` first"
+            )
+        return _run_data(runs[0])
+
+    def load_json_artifact(self, run_id: str, path: str) -> Any:
+        from mlflow.artifacts import load_dict
+
+        uri = f"{self._client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
+        try:
+            return load_dict(uri)
+        except Exception as err:  # a study still starting has not written it yet
+            raise TrackingError(
+                f"cannot read {path} of run {run_id} ({first_line(err)}); if the study is "
+                "just starting, try again in a moment"
+            ) from None
+
+    def curve(self, run_id: str) -> list[float]:
+        history = self._client.get_metric_history(run_id, schema.CURVE_METRIC)
+        by_step = {m.step: m.value for m in history}
+        return [by_step[step] for step in sorted(by_step)]
+
+    def _search(self, experiment_id: str, query: str) -> Iterator[Any]:
+        token = None
+        while True:
+            page = self._client.search_runs(
+                [experiment_id], filter_string=query, max_results=1000, page_token=token
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+
+def _create_sqlite_store(path: Path) -> None:
+    """Make a new SQLite file in write-ahead-logging mode (the setting sticks to the file)."""
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as err:
+        raise TrackingError(
+            f"cannot create the tracking database {path}: {err}; "
+            "check the folder or choose another --tracking-uri"
+        ) from None
+
+
+@contextlib.contextmanager
+def _creation_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on opening ``path``'s store, kept in the temp folder (never
+    beside the store: reading needs no write access there)."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / f"tunetrack-create-{digest}.lock"
+    with open(lock, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_data(run: Any) -> RunData:
+    return RunData(
+        run_id=run.info.run_id,
+        experiment_id=run.info.experiment_id,
+        status=run.info.status,
+        start_time=run.info.start_time,
+        end_time=run.info.end_time,
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+    )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

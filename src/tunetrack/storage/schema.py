@@ -1,0 +1,105 @@
+"""The tracking contract: the names other tools read, and how a trial looks in MLflow.
+
+DESIGN.md's "Tracking contract" in code. A study is a parent run tagged
+``tunetrack.role=study``; a trial is a nested run tagged ``tunetrack.role=trial`` with its
+number, family and state. Every storage backend writes these names and nothing else
+decides them, so the MLflow UI, ``search_runs`` filters and other tools can rely on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from tunetrack._core import TrialState
+
+TAG_ROLE = "tunetrack.role"
+TAG_TRIAL = "tunetrack.trial"
+TAG_STATE = "tunetrack.state"
+TAG_ENGINE = "tunetrack.engine"
+TAG_ALGO = "tunetrack.algo"
+TAG_ERROR = "tunetrack.error"
+TAG_PARAMS = "tunetrack.params"  # the sampled params as typed JSON (MLflow params are strings)
+TAG_STOPPED_BY = "tunetrack.stopped_by"
+TAG_PRUNED_AT = "tunetrack.pruned_at"  # on a pruned trial: the round (0-based) it stopped at
+TAG_STOP_REASON = "tunetrack.stop_reason"  # on the study: max_evals, timeout, ...
+TAG_BEST_TRIAL_RUN = "tunetrack.best_trial_run_id"
+TAG_MODEL = "model"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+TAG_NOTE = "mlflow.note.content"
+
+ROLE_STUDY = "study"
+ROLE_TRIAL = "trial"
+CONFIG_ARTIFACT = "tunetrack/config.json"
+SPACE_ARTIFACT = "tunetrack/search_space.json"
+REPORT_ARTIFACT_DIR = "report"
+# MLflow keeps dataset digests in a 36-character column; the full hash goes in a param.
+DATASET_DIGEST_CHARS = 32
+
+# A trial's validation loss after each boosting round, as MLflow metric history (step =
+# the 0-based round). The pruner judges a running trial against the curves stored here,
+# so pruning survives --resume and works across processes.
+CURVE_METRIC = "validation_loss"
+
+# The MLflow run status each trial state ends in.
+RUN_STATUS = {
+    TrialState.OK: "FINISHED",
+    TrialState.PRUNED: "FINISHED",
+    TrialState.FAILED: "FAILED",
+    TrialState.KILLED: "KILLED",
+    TrialState.RUNNING: "RUNNING",
+}
+
+# MLflow's charts drop a run that lacks a param and treat a "None" as a category, so every
+# trial logs the same flat set: an absent or None numeric param is logged as this sentinel
+# and an absent categorical one as ABSENT_TEXT. The typed truth (absent stays absent) is the
+# tunetrack.params JSON tag, which is what load_study reads.
+ABSENT_NUMBER = -1
+ABSENT_TEXT = "(absent)"
+
+
+def trial_run_name(number: int) -> str:
+    return f"trial-{number:04d}"
+
+
+def trial_filter(study_run_id: str) -> str:
+    """The ``search_runs`` filter for a study's trials (also what the UI hint shows)."""
+    return f"tags.`{TAG_PARENT}` = '{study_run_id}' and tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'"
+
+
+STUDY_FILTER = f"tags.`{TAG_ROLE}` = '{ROLE_STUDY}'"
+
+
+def ui_params(params: Mapping[str, Any], leaves: Mapping[str, Any]) -> dict[str, Any]:
+    """The trial's params as MLflow shows them: every leaf of the space, none missing.
+
+    ``leaves`` maps a flat parameter name to its ``space.Leaf`` (only ``scale`` is read).
+    """
+    out = dict(params)
+    for name, leaf in leaves.items():
+        if out.get(name) is None:
+            out[name] = ABSENT_TEXT if leaf.scale == "categorical" else ABSENT_NUMBER
+    return out
+
+
+def param_text(value: Any) -> str:
+    """A param as MLflow stores it: ints as "12" (not "12.0"), floats exact (repr)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def params_tag(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True)
+
+
+def study_note(model: str, engine: str) -> str:
+    """The study run's description in the MLflow UI."""
+    return (
+        f"tunetrack study: {model} tuned with {engine}. Each nested run is one trial; "
+        f"filter with `tags.{TAG_ROLE} = '{ROLE_TRIAL}'` to compare them."
+    )

@@ -1,0 +1,190 @@
+"""The study loop: ask the sampler, hand trials to the executor, record each result.
+
+The loop is the only writer (DESIGN principle 7): it creates each trial's run (RUNNING)
+before the trial starts and writes the result when the executor hands it back. It keeps
+up to ``executor.parallelism`` trials in flight and asks for a new point as soon as one
+finishes (asynchronous, never in lock-step batches).
+
+Stopping rules, checked before each new trial: ``max_evals`` finished trials (a resumed
+study's included), the study's deadline, ``loss_threshold`` reached, or
+``no_progress_evals`` trials without a new best.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+
+from tunetrack._core import FAMILY_KEY, FINISHED_STATES, TrialState
+from tunetrack.config import StudyConfig
+from tunetrack.execution import Executor
+from tunetrack.pruners import CurveHistory, Pruner
+from tunetrack.samplers import Sampler, Suggestion
+from tunetrack.space import space_leaves
+from tunetrack.storage import StudyRef, StudyStorage, TrialWrite, schema
+from tunetrack.study.records import TrialRecord
+from tunetrack.study.setup import StudyInputs, json_roundtrip
+from tunetrack.trial import Budget, DataHandle, TrialResult, TrialTask
+
+
+@dataclass
+class _InFlight:
+    suggestion: Suggestion
+    number: int
+    family: str
+    run_id: str
+    start_ms: int
+
+
+@dataclass
+class StudyLoop:
+    """One run of the loop over a study (see the module docstring).
+
+    ``records`` starts with a resumed study's trials; ``losses`` with what the sampler
+    was told about them (None for a failure), in order; ``curves`` with the stored curves
+    of its completed trials, by family."""
+
+    storage: StudyStorage
+    ref: StudyRef
+    inputs: StudyInputs
+    config: StudyConfig
+    data: DataHandle
+    pruner: Pruner
+    deadline: float | None  # epoch seconds
+    records: list[TrialRecord] = field(default_factory=list)
+    losses: list[float | None] = field(default_factory=list)
+    curves: dict[str, CurveHistory] = field(default_factory=dict)
+    on_trial: Callable[[TrialRecord], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.next_number = max((r.number for r in self.records), default=-1) + 1
+        self.leaves = space_leaves(self.inputs.described_space)
+        for name in self.inputs.families:
+            self.curves.setdefault(name, CurveHistory())
+        search, model = self.config.search, self.config.model
+        self.budget = Budget(
+            num_boost_round=model.num_boost_round,
+            early_stopping_rounds=model.early_stopping_rounds,
+            fixed_params=dict(model.params),
+            study_deadline=self.deadline,
+            trial_timeout=search.trial_timeout,
+        )
+
+    @property
+    def n_finished(self) -> int:
+        return sum(r.state in FINISHED_STATES for r in self.records)
+
+    def run(self, sampler: Sampler, executor: Executor) -> None:
+        """Trials until a stopping rule says stop; KeyboardInterrupt closes the trials
+        in flight as killed and propagates."""
+        in_flight: dict[Future[TrialResult], _InFlight] = {}
+        try:
+            while True:
+                while len(in_flight) < executor.parallelism and self._may_start(len(in_flight)):
+                    future, trial = self._start(sampler, executor)
+                    in_flight[future] = trial
+                if not in_flight:
+                    return
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: in_flight[f].number):
+                    self._finish(sampler, in_flight.pop(future), future.result())
+        except KeyboardInterrupt:
+            for trial in in_flight.values():
+                self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))
+            raise
+
+    def _may_start(self, n_running: int) -> bool:
+        search = self.config.search
+        if self.n_finished + n_running >= search.max_evals:
+            return False
+        if self.deadline is not None and time.time() >= self.deadline:
+            return False
+        finite = [loss for loss in self.losses if loss is not None]
+        if search.loss_threshold is not None and finite and min(finite) <= search.loss_threshold:
+            return False
+        if search.no_progress_evals:
+            return trials_since_best(self.losses) < search.no_progress_evals
+        return True
+
+    def _start(self, sampler: Sampler, executor: Executor) -> tuple[Future[TrialResult], _InFlight]:
+        suggestion = sampler.ask()
+        params = dict(suggestion.params)
+        family = str(params.get(FAMILY_KEY, next(iter(self.inputs.families))))
+        number = self.next_number
+        self.next_number += 1
+        run_id, start_ms = self.storage.start_trial(self.ref, number, model=family)
+        trial = _InFlight(suggestion, number, family, run_id, start_ms)
+        task = TrialTask(
+            number=number,
+            family=family,
+            params=params,
+            data=self.data,
+            budget=self.budget,
+            metric=self.inputs.metric,
+            pruner=self.pruner,
+            history=self.curves[family].snapshot(),
+        )
+        try:
+            return executor.submit(task), trial
+        except KeyboardInterrupt:
+            self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))
+            raise
+
+    def _finish(self, sampler: Sampler, trial: _InFlight, result: TrialResult) -> None:
+        record = self._write(trial, result)
+        loss = result.loss(self.inputs.metric) if result.state != TrialState.FAILED else None
+        sampler.tell(trial.suggestion, loss)
+        self.losses.append(loss)
+        if result.state == TrialState.OK and result.stopped_by is None and result.curve:
+            # Only whole curves set the bar: one cut by a deadline would look worse than
+            # it is at its later rounds and never existed past them.
+            self.curves[trial.family].add(result.curve)
+        if self.on_trial is not None:
+            self.on_trial(record)
+
+    def _write(self, trial: _InFlight, result: TrialResult) -> TrialRecord:
+        params = dict(trial.suggestion.params)
+        tags: dict[str, str] = {}
+        if result.pruned_at is not None:
+            tags[schema.TAG_PRUNED_AT] = str(result.pruned_at)
+        if result.stopped_by:
+            tags[schema.TAG_STOPPED_BY] = result.stopped_by
+        write = TrialWrite(
+            state=result.state,
+            params=params,
+            ui_params=schema.ui_params(params, self.leaves),
+            metrics=dict(result.metrics),
+            tags=tags,
+            error=result.error,
+            curve=result.curve,
+        )
+        end_ms = self.storage.finish_trial(trial.run_id, write)
+        record = TrialRecord(
+            number=trial.number,
+            run_id=trial.run_id,
+            state=result.state,
+            params=json_roundtrip(params),
+            metrics=dict(result.metrics),
+            start_time=trial.start_ms,
+            end_time=end_ms,
+            error=result.error,
+            family=trial.family,
+        )
+        self.records.append(record)
+        return record
+
+
+def trials_since_best(losses: list[float | None]) -> int:
+    """How many trials have finished since the best loss so far was found.
+
+    Hyperopt's own ``no_progress_loss`` breaks on failed trials (they have no loss);
+    this counts them as trials without progress, which is what a user means.
+    """
+    best_index, best = -1, math.inf
+    for index, loss in enumerate(losses):
+        if loss is not None and math.isfinite(loss) and loss < best:
+            best_index, best = index, loss
+    return len(losses) - 1 - best_index

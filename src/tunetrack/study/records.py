@@ -1,0 +1,60 @@
+"""Frozen trial records, read back from the tracking store."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tunetrack._core import TrialState
+from tunetrack.storage import RunData, schema
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial: its number, MLflow run id, state (a ``TrialState``, equal to its text),
+    sampled params with real types, metrics (latest values), times in epoch ms, and for a
+    failed or killed trial the reason."""
+
+    number: int
+    run_id: str
+    state: str
+    params: Mapping[str, Any]
+    metrics: Mapping[str, float]
+    start_time: int
+    end_time: int | None
+    error: str | None = None
+    family: str | None = None
+
+    def value(self, metric: str) -> float | None:
+        """The metric, or None when the trial has none (failed) or it is NaN."""
+        got = self.metrics.get(metric)
+        return None if got is None or math.isnan(got) else got
+
+
+# Optuna's name for the same thing, for users who come from it.
+FrozenTrial = TrialRecord
+
+
+def trial_from_run(run: RunData) -> TrialRecord:
+    """Read a trial back; typed params come from the JSON tag, not MLflow's strings."""
+    params_json = run.tags.get(schema.TAG_PARAMS)
+    params = json.loads(params_json) if params_json else dict(run.params)
+    raw_state = run.tags.get(schema.TAG_STATE, TrialState.RUNNING)
+    try:
+        state: str = TrialState(raw_state)
+    except ValueError:  # written by a newer tunetrack: shown as it is
+        state = raw_state
+    return TrialRecord(
+        number=int(run.tags.get(schema.TAG_TRIAL, "-1")),
+        run_id=run.run_id,
+        state=state,
+        params=params,
+        metrics={k: v for k, v in run.metrics.items() if k != schema.CURVE_METRIC},
+        start_time=run.start_time,
+        end_time=run.end_time,
+        error=run.tags.get(schema.TAG_ERROR),
+        family=run.tags.get(schema.TAG_MODEL),
+    )

@@ -1,0 +1,108 @@
+"""Resuming a study: the same study, its dead trials closed, its history read back.
+
+Everything comes from the tracking store (DESIGN principle 1): the stored config and
+data digests prove it is the same study, the trials' typed params and losses feed the
+sampler, and the completed trials' stored curves feed the pruner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunetrack._core import FINISHED_STATES, TrialState
+from tunetrack.config import StudyConfig
+from tunetrack.exceptions import ConfigError
+from tunetrack.pruners import CurveHistory
+from tunetrack.space import describe_space
+from tunetrack.storage import RunData, StudyStorage, schema
+from tunetrack.study.records import TrialRecord, trial_from_run
+from tunetrack.study.setup import StudyInputs, json_roundtrip
+
+# Config keys a resumed study may change: the budget, not what a trial means.
+RESUMABLE_CHANGES = {
+    "search.max_evals",
+    "search.timeout",
+    "search.trial_timeout",
+    "search.no_progress_evals",
+    "search.loss_threshold",
+    "search.pruning",  # how much a trial may cost, not what it means; also lets studies
+    # started before the key existed resume
+    "data.train",
+    "data.valid",  # the data is compared by content below
+}
+
+
+@dataclass
+class Reopened:
+    """A study to continue: its trials, the sampler's history (params, loss; None for a
+    failure) in trial order, and the pruner's curves by family."""
+
+    run_id: str
+    records: list[TrialRecord]
+    history: list[tuple[Mapping[str, Any], float | None]] = field(default_factory=list)
+    curves: dict[str, CurveHistory] = field(default_factory=dict)
+
+
+def reopen(
+    storage: StudyStorage, config: StudyConfig, inputs: StudyInputs, run_id: str | None
+) -> Reopened:
+    """Find the study (``run_id``, else the experiment's latest), check it is the same
+    study, close its dead trials and read its history. Raises ConfigError for a config or
+    data that differs in what a trial means, TrackingError when there is no study."""
+    parent = storage.get_run(run_id) if run_id else storage.latest_study(config.tracking.experiment)
+    stored = storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT)
+    current = json_roundtrip(config.to_dict(describe_space))
+    for key in _differing_keys(stored, current):
+        if key not in RESUMABLE_CHANGES:
+            raise ConfigError(
+                f"cannot resume study {parent.run_id}: {key} was "
+                f"{_lookup(stored, key)!r}, now {_lookup(current, key)!r}; drop the change "
+                "or start a new study without --resume"
+            )
+    for record in inputs.datasets:
+        was = parent.params.get(f"data.{record.role}_sha256")
+        if was != record.sha256:
+            raise ConfigError(
+                f"cannot resume study {parent.run_id}: the {record.role} data differs from "
+                "the data it was started on; pass the same files or start a new study"
+            )
+    reopened = Reopened(parent.run_id, [])
+    runs = storage.trial_runs(parent.run_id, parent.experiment_id)
+    for run in sorted(runs, key=lambda r: int(r.tags.get(schema.TAG_TRIAL, "-1"))):
+        _read_trial(storage, run, inputs, reopened)
+    storage.reopen_study(parent.run_id)
+    return reopened
+
+
+def _read_trial(
+    storage: StudyStorage, run: RunData, inputs: StudyInputs, reopened: Reopened
+) -> None:
+    if run.status == "RUNNING":
+        storage.mark_killed(run.run_id, "the process running this trial ended mid-trial")
+        run = storage.get_run(run.run_id)
+    record = trial_from_run(run)
+    reopened.records.append(record)
+    if record.state not in FINISHED_STATES:
+        return
+    loss = record.value(inputs.metric) if record.state != TrialState.FAILED else None
+    reopened.history.append((record.params, loss))
+    if record.state == TrialState.OK and schema.TAG_STOPPED_BY not in run.tags:
+        family = record.family or next(iter(inputs.families))
+        reopened.curves.setdefault(family, CurveHistory()).add(storage.curve(run.run_id))
+
+
+def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict) and prefix != "space.":
+        keys = sorted(set(a) | set(b))
+        return [
+            k for key in keys for k in _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        ]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _lookup(tree: Any, key: str) -> Any:
+    for part in key.split("."):
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree

@@ -1,0 +1,227 @@
+"""Running a study end to end: check, open the store, loop, close the study run.
+
+Input is checked in full (``setup.prepare_inputs``) before the first write. The study run
+is then created (or, resuming, reopened), the loop runs its trials, and the study run is
+closed with its summary metrics and why it stopped, whatever happened in between.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from tunetrack._core import FINISHED_STATES
+from tunetrack.config import StudyConfig, build_config
+from tunetrack.exceptions import (
+    ConfigError,
+    SearchSpaceError,
+    StudyFailedError,
+    StudyInterrupted,
+)
+from tunetrack.execution import make_executor
+from tunetrack.progress import TrialProgress
+from tunetrack.pruners import make_pruner
+from tunetrack.samplers import Sampler, Suggestion, make_sampler
+from tunetrack.space import describe_space
+from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
+from tunetrack.study.handle import Study
+from tunetrack.study.loop import StudyLoop
+from tunetrack.study.resume import Reopened, reopen
+from tunetrack.study.setup import StudyInputs, json_roundtrip, prepare_inputs, study_params
+from tunetrack.trial import publish, withdraw
+
+
+def run_study(
+    config: StudyConfig,
+    *,
+    train_frame: pd.DataFrame | None = None,
+    valid_frame: pd.DataFrame | None = None,
+    progress: bool = True,
+    started: float | None = None,
+    resume: bool = False,
+    run_id: str | None = None,
+    storage: StudyStorage | str | None = None,
+    inputs: StudyInputs | None = None,
+    run_trials: bool = True,
+) -> Study:
+    """Run a validated study and return it, read from what was written.
+
+    With ``resume``, the study ``run_id`` (else the experiment's latest) continues: its
+    finished trials feed the sampler and the pruner, trials left RUNNING by a killed
+    process are marked KILLED, and new trials are numbered after the last one until
+    ``max_evals`` trials have finished. ``run_trials=False`` only creates the study run
+    (``create_study``). ``started`` is the ``time.monotonic()`` the study's timeout counts
+    from. Raises StudyInterrupted on Ctrl-C (the study can be resumed) and
+    StudyFailedError when every trial failed.
+    """
+    started = time.monotonic() if started is None else started
+    wall_start = time.time() - (time.monotonic() - started)
+    inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
+    if progress:
+        for note in inputs.study_data.notes:
+            print(f"tunetrack: {note}", file=sys.stderr)
+    store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
+    store.check_reachable()
+    experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
+    config_json = json_roundtrip(config.to_dict(describe_space))
+    search = config.search
+    if resume:
+        reopened = reopen(store, config, inputs, run_id)
+    else:
+        record = StudyRecord(
+            model=inputs.model_label,
+            engine=search.engine,
+            tags={schema.TAG_ENGINE: search.engine, schema.TAG_ALGO: search.algo},
+            params=study_params(config, inputs),
+            config=config_json,
+            space=inputs.described_space,
+            datasets=inputs.datasets,
+        )
+        reopened = Reopened(store.create_study(experiment_id, record), [])
+    study_run_id = reopened.run_id
+    ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
+    deadline = None if search.timeout is None else wall_start + search.timeout
+    history = reopened.history
+    # A resumed study must not replay the first run's random draws: mix in how far it got.
+    seed = [search.seed, len(history)] if history else search.seed
+    sampler = make_sampler(search.engine, search.algo, inputs.described_space, seed)
+    _feed(sampler, history, [] if resume else inputs.start_points[: search.max_evals])
+    data = publish(inputs.training)
+    loop = StudyLoop(
+        storage=store,
+        ref=ref,
+        inputs=inputs,
+        config=config,
+        data=data,
+        pruner=make_pruner(search.pruning),
+        deadline=deadline,
+        records=list(reopened.records),
+        losses=[loss for _, loss in history],
+        curves=dict(reopened.curves),
+    )
+    status = "FAILED"
+    try:
+        if run_trials:
+            with (
+                TrialProgress(
+                    search.max_evals, inputs.metric, enabled=progress, done=reopened.records
+                ) as bar,
+                make_executor() as executor,
+            ):
+                loop.on_trial = bar.trial_done
+                loop.run(sampler, executor)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise StudyInterrupted(study_run_id, loop.n_finished) from None
+    finally:
+        withdraw(data)
+        study = Study(
+            run_id=study_run_id,
+            experiment_id=experiment_id,
+            experiment_name=config.tracking.experiment,
+            model=inputs.model_label,
+            metric=inputs.metric,
+            trials=tuple(sorted(loop.records, key=lambda r: r.number)),
+            search_space=inputs.described_space,
+            config=config_json,
+            tracking_uri=store.location,
+            storage=store,
+            frames=(train_frame, valid_frame),
+            prepared=inputs,
+        )
+        if run_trials and status == "FINISHED" and not study.completed:
+            status = "FAILED"
+        study.stop_reason = _stop_reason(study, config, deadline, status, run_trials)
+        tags = {schema.TAG_STOP_REASON: study.stop_reason}
+        if study.completed:
+            tags[schema.TAG_BEST_TRIAL_RUN] = study.best.run_id
+        store.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
+    if run_trials and not study.completed:
+        first = next((t.error for t in study.trials if t.error), "no reason recorded")
+        raise StudyFailedError(
+            f"every trial failed (study run {study_run_id}); the first said: {first}"
+        )
+    return study
+
+
+def _feed(
+    sampler: Sampler,
+    history: Sequence[tuple[Mapping[str, Any], float | None]],
+    start_points: Sequence[Mapping[str, Any]],
+) -> None:
+    """Tell the sampler a resumed study's finished trials, and queue the start points."""
+    skipped = 0
+    for params, loss in history:
+        try:
+            sampler.tell(Suggestion(params), loss)
+        except SearchSpaceError:  # e.g. a trial written by an older tunetrack
+            skipped += 1
+    if skipped:
+        print(
+            f"tunetrack: {skipped} earlier trial(s) do not fit the search space; "
+            "the sampler starts without them",
+            file=sys.stderr,
+        )
+    for point in start_points:
+        sampler.enqueue(point)
+
+
+def continue_study(
+    study: Study, *, n_trials: int | None, timeout: float | None, progress: bool
+) -> Study:
+    """Run up to ``n_trials`` more trials of a stored study (``Study.optimize``)."""
+    if n_trials is not None and n_trials < 1:
+        raise ConfigError(f"n_trials must be a whole number >= 1, got {n_trials!r}")
+    config = build_config(dict(study.config))
+    finished = sum(t.state in FINISHED_STATES for t in study.trials)
+    changes: dict[str, object] = {}
+    if n_trials is not None:
+        changes["max_evals"] = finished + n_trials
+    if timeout is not None:
+        changes["timeout"] = timeout
+    config = dataclasses.replace(config, search=dataclasses.replace(config.search, **changes))
+    train, valid = study.frames
+    return run_study(
+        config,
+        train_frame=train,
+        valid_frame=valid,
+        progress=progress,
+        resume=True,
+        run_id=study.run_id,
+        storage=study.storage or study.tracking_uri,
+        inputs=study.prepared,
+    )
+
+
+def _stop_reason(
+    study: Study, config: StudyConfig, deadline: float | None, status: str, ran: bool
+) -> str:
+    """Why the search ended, in words a user recognises from the config."""
+    if not ran:
+        return "created"
+    if status == "KILLED":
+        return "interrupted"
+    finished = sum(t.state in FINISHED_STATES for t in study.trials)
+    if finished >= config.search.max_evals:
+        return "max_evals"
+    if deadline is not None and time.time() >= deadline:
+        return "timeout"
+    threshold = config.search.loss_threshold
+    if threshold is not None and study.completed and study.best_value <= threshold:
+        return "loss_threshold"
+    if config.search.no_progress_evals:
+        return "no_progress_evals"
+    return "error" if status == "FAILED" else "max_evals"
+
+
+def _study_metrics(study: Study) -> dict[str, float]:
+    metrics = {"n_trials": float(len(study.trials)), "n_failed": float(study.n_failed)}
+    if study.completed:
+        metrics[f"best_{study.metric}"] = study.best_value
+    return metrics

@@ -1,0 +1,219 @@
+"""Everything a study needs before its first write, checked in full.
+
+config -> tables -> features -> space -> families and their prepared training data. A
+bad config, table or space raises here, so a study that fails its checks leaves nothing
+in the tracking store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunetrack import config as config_mod
+from tunetrack.config import StudyConfig
+from tunetrack.data.loaders import Table
+from tunetrack.metrics import default_metric
+from tunetrack.models import (
+    ModelFamily,
+    TrainingData,
+    default_space_for,
+    family_branches,
+    get_model,
+)
+from tunetrack.preparation import (
+    StudyData,
+    default_space_spec,
+    load_tables,
+    model_names,
+    prepare_study_data,
+)
+from tunetrack.samplers import check_engine
+from tunetrack.space import build_space, describe_space
+from tunetrack.storage import DatasetRecord
+
+ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, overrides: Iterable[str] = ()
+) -> StudyConfig:
+    """A validated config from a YAML file (None: all defaults) and ``--set`` overrides,
+    whose ``space.<param>`` edits apply to the named model's default space.
+
+    Raises ConfigError naming the first problem."""
+    return config_mod.load_config(path, overrides, default_space=default_space_spec)
+
+
+def resolve_config(
+    config: ConfigLike, *, overrides: Iterable[str] = (), **kwargs: Any
+) -> StudyConfig:
+    """Merge a config source, ``--set`` overrides and keyword arguments, then validate.
+
+    ``config`` is a YAML path, a mapping in the YAML's shape, a ``StudyConfig`` or None.
+    Raises ConfigError naming the first problem."""
+    if isinstance(config, StudyConfig):
+        raw = config.to_raw()
+    elif isinstance(config, Mapping):
+        raw = dict(config)
+    elif config is None:
+        raw = {}
+    else:
+        raw = config_mod.load_yaml(config)
+    # The model, task and space go in first, so ``space.<param>`` overrides edit the
+    # space of the model and task named here (or the space given). The other arguments
+    # then win over --set, as the model and task do.
+    first = {k: v for k, v in kwargs.items() if k in ("model", "task", "space")}
+    raw = config_mod.apply_overrides(
+        _place(raw, first), overrides, default_space=default_space_spec
+    )
+    rest = {k: v for k, v in kwargs.items() if k != "space"}
+    return config_mod.build_config(_place(raw, rest))
+
+
+_PLACEMENT = {
+    "train": ("data", "train"),
+    "valid": ("data", "valid"),
+    "model": ("model", "name"),
+    "target": ("data", "target"),
+    "task": ("data", "task"),
+    "valid_fraction": ("data", "valid_fraction"),
+    "max_evals": ("search", "max_evals"),
+    "timeout": ("search", "timeout"),
+    "seed": ("search", "seed"),
+    "algo": ("search", "algo"),
+    "engine": ("search", "engine"),
+    "experiment": ("tracking", "experiment"),
+    "tracking_uri": ("tracking", "tracking_uri"),
+}
+
+
+def _place(raw: dict[str, Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """``raw`` with keyword arguments put where the config keeps them (None: unset)."""
+    raw = dict(raw)
+    for key, value in kwargs.items():
+        if value is None:
+            continue
+        if key == "space":
+            raw["space"] = value
+            continue
+        section, name = _PLACEMENT[key]
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        current = raw.get(section) or {}
+        if isinstance(current, Mapping):  # else build_config names the broken section
+            raw[section] = {**current, name: value}
+    return raw
+
+
+@dataclass(frozen=True)
+class StudyInputs:
+    """Everything a study needs before its first tracked write, validated."""
+
+    families: dict[str, ModelFamily]  # by name, in model.name's order
+    described_space: dict[str, Any]  # the space as JSON (what the store keeps)
+    study_data: StudyData
+    training: dict[str, TrainingData]  # each family's structures, built once
+    metric: str
+    datasets: list[DatasetRecord]
+    start_points: list[dict[str, Any]]  # typed params, tried first; default space only
+
+    @property
+    def model_label(self) -> str:
+        """The study's ``model`` tag: the family, or the families searched, comma-joined."""
+        return ",".join(self.families)
+
+
+def prepare_inputs(
+    config: StudyConfig, train_frame: pd.DataFrame | None, valid_frame: pd.DataFrame | None
+) -> StudyInputs:
+    """Read, check and prepare everything (see the module docstring)."""
+    names = model_names(config.model.name)
+    families = {name: get_model(name) for name in names}
+    check_engine(config.search.engine, config.search.algo)
+    train_table, valid_table, notes = load_tables(config, train_frame, valid_frame)
+    study_data = prepare_study_data(config, train_table, valid_table, notes)
+    task = study_data.task
+    encoding = config.features.encoding
+    default_spec = default_space_for(names, task, encoding)
+    space_spec = config.space if config.space is not None else default_spec
+    build_space(space_spec)  # raises SearchSpaceError for a space that cannot be sampled
+    described = json_roundtrip(describe_space(space_spec))
+    # A family's start points belong to its own default space: in any other space (even
+    # one edited by a single --set space.x) they might lie outside it.
+    start_points: list[dict[str, Any]] = []
+    if len(names) == 1 and described == json_roundtrip(describe_space(default_spec)):
+        constants = {k: v for k, v in described.items() if not isinstance(v, Mapping)}
+        start_points = [
+            {**constants, **point} for point in families[names[0]].start_points(task, encoding)
+        ]
+    for name, params in family_branches(described, names).items():
+        families[name].check_param_names(params, where="space")
+    for family in families.values():
+        family.check_param_names(config.model.params, where="model.params")
+    x_train, x_valid = study_data.x_train(), study_data.x_valid()
+    training = {
+        name: family.prepare(x_train, study_data.y_train, x_valid, study_data.y_valid, task)
+        for name, family in families.items()
+    }
+    target = study_data.target
+    datasets = [
+        _dataset(train_table, study_data.train, "train", target),
+        _dataset(valid_table, study_data.valid, "valid", target),
+    ]
+    metric = config.search.metric or default_metric(task)
+    return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+
+
+def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> DatasetRecord:
+    source = table.source
+    name = Path(source).name if "://" not in source else source.rsplit("/", 1)[-1]
+    return DatasetRecord(
+        name=name or role,
+        role=role,
+        source=source,
+        sha256=table.digest,
+        frame=frame,
+        target=target,
+    )
+
+
+def study_params(config: StudyConfig, inputs: StudyInputs) -> dict[str, Any]:
+    """The study run's params: the budget, seed, data shape and encoding."""
+    search, model = config.search, config.model
+    train, valid = (d.frame for d in inputs.datasets)
+    encoder = inputs.study_data.encoder
+    task = inputs.study_data.task
+    return {
+        "metric": inputs.metric,
+        "task": task.kind,
+        "target": inputs.study_data.target,
+        **({"n_classes": task.n_classes} if task.is_classification else {}),
+        "algo": search.algo,
+        "max_evals": search.max_evals,
+        "timeout": search.timeout,
+        "trial_timeout": search.trial_timeout,
+        "seed": search.seed,
+        "no_progress_evals": search.no_progress_evals,
+        "loss_threshold": search.loss_threshold,
+        "num_boost_round": model.num_boost_round,
+        "early_stopping_rounds": model.early_stopping_rounds,
+        "encoding": encoder.encoding,
+        "recipe": config.data.recipe,
+        "n_train_rows": len(train),
+        "n_valid_rows": len(valid),
+        "n_features": len(encoder.feature_names),
+        # Threads the trials trained with, so a refit elsewhere can match them exactly.
+        "nthread": model.params.get("nthread", os.cpu_count() or 1),
+    }
+
+
+def json_roundtrip(value: Any) -> Any:
+    """What the value will look like once read back from the store (tuples -> lists)."""
+    return json.loads(json.dumps(value))

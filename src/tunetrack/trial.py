@@ -1,0 +1,173 @@
+"""One trial, as a pure function: fit a family with sampled params, score it, say how it went.
+
+``evaluate(task) -> TrialResult`` writes nothing: the study loop, the only writer, records
+the result. A ``TrialTask`` is picklable (family name, params, a handle to the prepared
+data, the budget, the pruner and the curves it judges against), so an executor can run it
+in this process or elsewhere. A failing, NaN or timed-out trial is a result with its
+reason, never an exception (DESIGN principle 4); only KeyboardInterrupt gets through.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunetrack._core import TrialState
+from tunetrack.metrics import score
+from tunetrack.models import FAMILY_KEY, TrainingData, get_model
+from tunetrack.pruners import CurveHistory, Pruner
+
+# Prepared training data by handle key, in each process that runs trials: built once per
+# study (not once per trial) and looked up by the task's handle.
+_PREPARED: dict[str, Mapping[str, TrainingData]] = {}
+
+
+@dataclass(frozen=True)
+class DataHandle:
+    """A picklable reference to a study's prepared training data (one entry a family)."""
+
+    key: str
+
+    def get(self, family: str) -> TrainingData:
+        return _PREPARED[self.key][family]
+
+
+def publish(training: Mapping[str, TrainingData], key: str | None = None) -> DataHandle:
+    """Make prepared data reachable by handle in this process; ``key`` reuses a handle's."""
+    handle = DataHandle(key or uuid.uuid4().hex)
+    _PREPARED[handle.key] = training
+    return handle
+
+
+def withdraw(handle: DataHandle) -> None:
+    """Forget the data behind ``handle`` in this process (the study is over)."""
+    _PREPARED.pop(handle.key, None)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one trial may spend: boosting rounds, early stopping, the study's deadline
+    (epoch seconds, so it means the same in every process) and the trial's own limit
+    (seconds)."""
+
+    num_boost_round: int
+    early_stopping_rounds: int | None
+    fixed_params: Mapping[str, Any] = field(default_factory=dict)
+    study_deadline: float | None = None
+    trial_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """Everything ``evaluate`` needs; picklable."""
+
+    number: int
+    family: str
+    params: Mapping[str, Any]
+    data: DataHandle
+    budget: Budget
+    metric: str
+    pruner: Pruner
+    history: CurveHistory
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """How a trial went: its state, metrics (``metric`` plus the task's others,
+    ``fit_seconds``, ``model_bytes``, ...), the validation curve, and for a failure its
+    reason on one line. ``pruned_at`` is the 0-based round a pruner stopped it at;
+    ``stopped_by`` says which deadline cut it short (``study_timeout``)."""
+
+    state: TrialState
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    curve: Sequence[float] = ()
+    error: str | None = None
+    pruned_at: int | None = None
+    stopped_by: str | None = None
+
+    def loss(self, metric: str) -> float | None:
+        """What the sampler learns: the metric, for pruned trials too (at their round)."""
+        value = self.metrics.get(metric)
+        return value if value is not None and math.isfinite(value) else None
+
+
+class _PruningMonitor:
+    """What a family's fit loop asks after each round (``should_prune``): it keeps the
+    curve so far and hands it, with the stored curves, to the stateless pruner."""
+
+    def __init__(self, pruner: Pruner, history: CurveHistory) -> None:
+        self._pruner, self._history = pruner, history
+        self._curve: list[float] = []
+
+    def should_prune(self, round_: int, value: float) -> bool:
+        del self._curve[round_:]  # a family that restarts its rounds starts a new curve
+        self._curve.append(value)
+        return self._pruner.prune(self._history, self._curve)
+
+
+def evaluate(task: TrialTask) -> TrialResult:
+    """Fit, score and judge one trial (see the module docstring)."""
+    try:
+        return _evaluate(task)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # one trial never kills a study
+        return TrialResult(state=TrialState.FAILED, error=one_line(err))
+
+
+def _evaluate(task: TrialTask) -> TrialResult:
+    budget = task.budget
+    now = time.monotonic()
+    deadlines: dict[str, float] = {}
+    if budget.study_deadline is not None:
+        deadlines["study_timeout"] = now + (budget.study_deadline - time.time())
+    if budget.trial_timeout is not None:
+        deadlines["trial_timeout"] = now + budget.trial_timeout
+    deadline = min(deadlines.values()) if deadlines else None
+    data = task.data.get(task.family)
+    # The family key only routes the trial; the model never sees it.
+    model_params = {k: v for k, v in task.params.items() if k != FAMILY_KEY}
+    fit = get_model(task.family).fit(
+        model_params,
+        data,
+        num_boost_round=budget.num_boost_round,
+        early_stopping_rounds=budget.early_stopping_rounds,
+        fixed_params=budget.fixed_params,
+        deadline=deadline,
+        pruner=_PruningMonitor(task.pruner, task.history),
+    )
+    metrics = score(data.task, data.y_valid, fit.predictions)
+    if not math.isfinite(metrics[task.metric]):
+        raise ValueError(f"validation {task.metric} is {metrics[task.metric]}")
+    metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
+    if fit.best_iteration is not None:
+        metrics["best_iteration"] = float(fit.best_iteration)
+    if fit.curve is not None:
+        # Rounds trained, past the best one too: what the trial cost (bench/speed.py
+        # compares studies by it).
+        metrics["rounds"] = float(len(fit.curve))
+    stopped_by = None
+    if fit.stopped_early_by == "deadline" and deadline is not None:
+        stopped_by = min(deadlines, key=deadlines.__getitem__)
+    if stopped_by == "trial_timeout":
+        limit = budget.trial_timeout or 0.0
+        raise TimeoutError(f"the trial ran past search.trial_timeout={limit:g} s")
+    state = TrialState.PRUNED if fit.pruned_at is not None else TrialState.OK
+    return TrialResult(
+        state=state,
+        metrics=metrics,
+        curve=list(fit.curve or ()),
+        pruned_at=fit.pruned_at,
+        stopped_by=stopped_by,
+    )
+
+
+def one_line(err: BaseException) -> str:
+    """An exception as one line of at most ~500 characters, prefixed by its type."""
+    text = " ".join(str(err).split())
+    text = text if len(text) <= 500 else text[:497] + "..."
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

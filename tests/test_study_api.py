@@ -1,0 +1,48 @@
+"""The Study handle: create, optimize in steps, read states, load by id, resume by id."""
+
+from __future__ import annotations
+
+import pytest
+
+import tunetrack
+from tunetrack import TrialState
+from tunetrack.storage.in_memory import InMemoryStorage
+
+from .conftest import FAST
+
+
+def test_create_then_optimize_in_steps(sample_paths: tuple[str, str]) -> None:
+    train, valid = sample_paths
+    storage = InMemoryStorage()
+    study = tunetrack.create_study(train=train, valid=valid, overrides=FAST, storage=storage)
+    assert study.trials == ()
+    assert study.stop_reason == "created"
+    study.optimize(n_trials=2, progress=False)
+    study.optimize(n_trials=2, progress=False)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    assert study.best_trial == study.best
+    assert study.best_trial.state is TrialState.OK
+    assert study.get_trials(states=[TrialState.OK, "pruned"]) == study.trials
+    assert study.get_trials(states=["failed"]) == ()
+    frame = study.trials_dataframe()
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert set(frame["state"]) == {"ok"}
+    assert tunetrack.load_study(study.run_id, storage=storage) == study
+    with pytest.raises(ValueError, match="unknown trial state 'done'; valid: ok, pruned"):
+        study.get_trials(states=["done"])
+
+
+def test_resume_by_run_id_continues_that_study_not_the_latest(
+    sample_paths: tuple[str, str],
+) -> None:
+    train, valid = sample_paths
+    first = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=FAST, progress=False)
+    latest = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=FAST, progress=False)
+    resumed = tunetrack.tune(
+        train=train, valid=valid, max_evals=2, overrides=FAST, progress=False, resume=first.run_id
+    )
+    assert resumed.run_id == first.run_id
+    assert len(resumed.trials) == 2
+    assert len(tunetrack.load_study(latest.run_id).trials) == 1
+    # The sampler learned from the first trial: the resumed one is a new point.
+    assert resumed.trials[1].params != resumed.trials[0].params
