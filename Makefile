@@ -44,7 +44,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The tracking contract on the oldest supported MLflow, XGBoost, Hyperopt, ... (CI runs
@@ -55,7 +55,7 @@ test-compat: $(COMPAT_STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 
 # Regenerate both locks from pyproject.toml. Versions already locked are kept; upgrade
 # with `make lock UPGRADE=--upgrade` (or `UPGRADE="--upgrade-package mlflow"`).

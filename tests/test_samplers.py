@@ -13,6 +13,7 @@ from tunetrack.exceptions import ConfigError, SearchSpaceError
 from tunetrack.samplers import Suggestion, make_sampler
 from tunetrack.samplers.hyperopt import HyperoptSampler
 from tunetrack.space import build_space, describe_space, flatten_params
+from tunetrack.space.distributions import Categorical, Float, Int, from_spec, to_spec
 
 SPEC = {
     "max_depth": "quniform(4, 100, 1)",
@@ -97,6 +98,9 @@ def test_enqueued_points_come_first_and_history_counts() -> None:
         ("a parameter missing", {"learning_rate": None}),
         ("text where a number goes", {"max_depth": "ten"}),
         ("a constant changed", {"objective": "reg:absoluteerror"}),
+        ("a value outside its range", {"max_depth": 700}),
+        ("a key the space does not have", {"colsample_bytree": 0.5}),
+        ("a key of the branch not taken", {"rate_drop": 0.1}),
     ],
 )
 def test_a_point_outside_the_space_is_refused(case: str, params: dict[str, Any]) -> None:
@@ -114,8 +118,44 @@ def test_a_point_outside_the_space_is_refused(case: str, params: dict[str, Any])
         sampler.enqueue({**good, **params})
 
 
+def test_history_finds_the_branch_that_explains_every_param() -> None:
+    described = describe_space(
+        {
+            "c": {"choice": [{"a": "uniform(0, 1)"}, {"a": "uniform(5, 10)"}]},
+            "reg": {"choice": [{}, {"alpha": "uniform(0, 1)"}]},
+        }
+    )
+    sampler = HyperoptSampler(described, algo="tpe", seed=0)
+    vals = sampler.vals_for({"a": 7.0, "alpha": 0.5})
+    assert (vals["c"], vals["reg"], vals["c.1.a"], vals["c.0.a"]) == ([1], [1], [7.0], [])
+    assert sampler.vals_for({"a": 0.5})["reg"] == [0]
+
+
 def test_engine_and_algorithm_lookups_name_the_valid_choices() -> None:
     with pytest.raises(ConfigError, match=r"unknown search\.engine 'ray'; choose one of: hyperopt"):
         make_sampler("ray", "tpe", DESCRIBED, 0)
     with pytest.raises(ConfigError, match=r"unknown search\.algo 'bayes'; choose one of: tpe"):
         make_sampler("hyperopt", "bayes", DESCRIBED, 0)
+
+
+@pytest.mark.parametrize("family", ["xgboost", "lightgbm", "random_forest", "linear"])
+@pytest.mark.parametrize("kind", ["regression", "classification"])
+def test_neutral_spaces_round_trip_through_the_hp_form(family: str, kind: str) -> None:
+    from tunetrack._core import Task
+    from tunetrack.models import get_model
+
+    described = describe_space(get_model(family).default_space(Task(kind, ("a", "b")), "native"))
+    neutral = from_spec(described)
+    assert describe_space(to_spec(neutral)) == described
+
+
+def test_neutral_form_of_a_conditional_space() -> None:
+    described = describe_space(
+        {"k": {"choice": [{"depth": "quniform(2, 10, 1)", "kind": "a"}, {"kind": "b"}]}}
+    )
+    assert from_spec(described) == {
+        "k": Categorical(({"depth": Int(2, 10), "kind": "a"}, {"kind": "b"}))
+    }
+    assert from_spec(describe_space({"lr": "loguniform(-3, 0)"}))["lr"] == Float(
+        math.exp(-3), 1.0, log=True
+    )

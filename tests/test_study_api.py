@@ -46,3 +46,23 @@ def test_resume_by_run_id_continues_that_study_not_the_latest(
     assert len(tunetrack.load_study(latest.run_id).trials) == 1
     # The sampler learned from the first trial: the resumed one is a new point.
     assert resumed.trials[1].params != resumed.trials[0].params
+
+
+def test_a_created_default_study_tries_its_start_point_first(
+    sample_paths: tuple[str, str],
+) -> None:
+    from tunetrack.models import Task, get_model
+
+    train, valid = sample_paths
+    study = tunetrack.create_study(
+        train=train,
+        valid=valid,
+        overrides=["model.num_boost_round=30", "model.early_stopping_rounds=5"],
+        storage=InMemoryStorage(),
+    )
+    study.optimize(n_trials=1, progress=False)
+    (point,) = get_model("xgboost").start_points(Task(), "native")
+    assert {k: study.trials[0].params[k] for k in point} == point
+    study.optimize(n_trials=1, progress=False)  # tried once: not again
+    assert study.trials[1].params != study.trials[0].params
+    assert study.get_trials(states="ok") == study.trials

@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "TrackingError": "tunetrack.exceptions",
     "TunetrackError": "tunetrack.exceptions",
     "StudyConfig": "tunetrack.config",
-    "build_config": "tunetrack.config",
+    "build_config": "tunetrack.study.setup",
     "load_config": "tunetrack.study.setup",
     "TrialState": "tunetrack._core",
     "Study": "tunetrack.study",
@@ -83,7 +83,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from tunetrack._core import TrialState
-    from tunetrack.config import StudyConfig, build_config
+    from tunetrack.config import StudyConfig
     from tunetrack.exceptions import (
         ConfigError,
         DataError,
@@ -96,4 +96,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from tunetrack.selection import Selection, Shipped, choose, select, ship
     from tunetrack.serving import load_model, predict_file
     from tunetrack.study import FrozenTrial, Study, TrialRecord, create_study, load_study, tune
-    from tunetrack.study.setup import load_config
+    from tunetrack.study.setup import build_config, load_config

@@ -3,9 +3,10 @@
 The bottom layer: this module imports nothing from tunetrack but its exceptions. It checks
 the config's own shape (sections, keys, types, ranges, fixed choices); the names only a
 registry knows (model families, recipes, metrics) are checked by
-``tunetrack.preparation.check_config``, which the study calls right after
-``build_config``, so nothing reaches the tracking store before the whole configuration
-is known to be good.
+``tunetrack.preparation.check_config``. The public ``tunetrack.build_config`` and
+``tunetrack.load_config`` (``tunetrack.study.setup``) run both, and so does every study
+before it reads data, so nothing reaches the tracking store before the whole
+configuration is known to be good.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class SearchConfig:
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
     metric: str | None = None  # the loss to minimise; rmse or log_loss by task
-    # Stop trials whose validation curve trails the completed ones (search/pruning.py).
+    # Stop trials whose validation curve trails the completed ones (pruners/median.py).
     pruning: str = "median"
 
 

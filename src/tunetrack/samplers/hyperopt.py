@@ -14,6 +14,7 @@ path (``booster.1.rate_drop`` for a key inside option 1 of the choice ``booster`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -127,7 +128,8 @@ class HyperoptSampler(Sampler):
         """Hyperopt's ``vals`` (label -> [value], [] when inactive; choice indices) for
         flat params. Raises SearchSpaceError when the point is not in the space."""
         vals: Vals = {}
-        if not _assign_mapping(self._described, "", params, vals):
+        used = _assign_mapping(self._described, "", params, vals)
+        if used is None or used != set(params):
             raise SearchSpaceError(
                 f"params {dict(params)!r} are not a point of the search space; give a "
                 "value for every parameter, from each one's own range or options"
@@ -171,32 +173,62 @@ def _labels(node: Any, label: str = "") -> Iterator[str]:
 
 def _assign_mapping(
     node: Mapping[str, Any], label: str, params: Mapping[str, Any], vals: Vals
-) -> bool:
-    """Fill ``vals`` for a sub-space whose keys are merged into the flat params."""
-    return all(
-        _assign(child, f"{label}.{key}" if label else str(key), str(key), params, vals)
-        for key, child in node.items()
-    )
+) -> set[str] | None:
+    """Fill ``vals`` for a sub-space whose keys are merged into the flat params; returns
+    the param keys it accounts for, None when ``params`` disagree."""
+    used: set[str] = set()
+    for key, child in node.items():
+        got = _assign(child, f"{label}.{key}" if label else str(key), str(key), params, vals)
+        if got is None:
+            return None
+        used |= got
+    return used
 
 
-def _assign(node: Any, label: str, key: str, params: Mapping[str, Any], vals: Vals) -> bool:
-    """Fill ``vals`` for the node at ``label`` whose value lands in ``params[key]``
-    (or, for a sub-space, whose keys are merged in); False when ``params`` disagree."""
+def _assign(
+    node: Any, label: str, key: str, params: Mapping[str, Any], vals: Vals
+) -> set[str] | None:
+    """Fill ``vals`` for the node at ``label`` whose value lands in ``params[key]`` (or,
+    for a sub-space, whose keys are merged in); returns the param keys it accounts for,
+    None when ``params`` disagree. Of a choice's options that fit, the one accounting for
+    the most keys wins (an empty option fits anything, but explains nothing)."""
     dist = _distribution(node)
     if dist in ("choice", "pchoice"):
+        best: tuple[set[str], int, Vals] | None = None
         for i, option in enumerate(_options(node, dist)):
             tried: Vals = {}
-            if _assign(option, f"{label}.{i}", key, params, tried):
-                vals.update(tried)
-                vals[label] = [i]
-                return True
-        return False
+            used = _assign(option, f"{label}.{i}", key, params, tried)
+            if used is not None and (best is None or len(used) > len(best[0])):
+                best = (used, i, tried)
+        if best is None:
+            return None
+        used, index, tried = best
+        vals.update(tried)
+        vals[label] = [index]
+        return used
     if dist is not None:
         value = params.get(key)
-        if value is None or isinstance(value, bool | str):
-            return False
+        if not _in_range(node, dist, value):
+            return None
         vals[label] = [value]
-        return True
+        return {key}
     if isinstance(node, Mapping):
         return _assign_mapping(node, label, params, vals)
-    return params.get(key, _MISSING) == node
+    return {key} if params.get(key, _MISSING) == node else None
+
+
+def _in_range(node: Mapping[str, Any], dist: str, value: Any) -> bool:
+    """Whether a numeric leaf could have drawn ``value`` (q-rounding may pass a bound by
+    half a step)."""
+    if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+        return False
+    args = node[dist]
+    if dist == "randint":
+        return args["low"] <= value < args["high"]
+    if "normal" in dist:
+        return value > 0 if dist.startswith(("lognormal", "qlognormal")) else True
+    low, high = args["low"], args["high"]
+    if "log" in dist:
+        low, high = math.exp(low), math.exp(high)
+    slack = args.get("q", 0) / 2 + 1e-9 * max(1.0, abs(high))
+    return low - slack <= value <= high + slack

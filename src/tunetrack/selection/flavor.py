@@ -203,7 +203,16 @@ def _output_type(classes: Sequence[Any]) -> str:
 
 
 def pinned_requirements() -> list[str]:
-    return [f"{p}=={importlib.metadata.version(p)}" for p in RUNTIME_PACKAGES]
+    """``name==version`` for each runtime package installed here. An optional one that is
+    missing (lightgbm without ``tunetrack[lightgbm]``) is left out: no model of the family
+    that needs it can have been trained here."""
+    pins = []
+    for package in RUNTIME_PACKAGES:
+        try:
+            pins.append(f"{package}=={importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return pins
 
 
 def logged_sources(study: Study) -> dict[str, str | None]:

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tunetrack.space.leaves import DISTRIBUTION_KEYS
+
 # Log bounds written into the hp form are rounded to this many decimals (a relative
 # error of at most 5e-7 in the natural bounds), so a space reads well as YAML and one
 # declared as Float(exp(-3), 1, log=True) is written as loguniform(-3, 0), exactly.
@@ -120,10 +122,10 @@ def _node_from_spec(value: Any) -> Any:
         return Categorical(
             tuple(_node_from_spec(o) for _, o in pairs), tuple(float(p) for p, _ in pairs)
         )
-    dist = next((key for key in value if key != "type"), None)
-    args = value.get(dist) if dist is not None else None
-    if not isinstance(args, Mapping) or dist is None:
+    dist = next((key for key in value if key in DISTRIBUTION_KEYS), None)
+    if dist is None:
         return from_spec(value)  # a sub-space
+    args = value[dist]
     integer = value.get("type") == "int"
     step = args.get("q")
     if dist == "randint":

@@ -1,8 +1,8 @@
 """Where studies are kept: the tracking contract and its backends.
 
 ``open_storage`` turns what a user passes (a tracking URI, ``None`` for the default, or a
-``StudyStorage``) into a backend: ``memory:`` gives an ``InMemoryStorage``, anything else
-an ``MlflowStorage``. A new backend (a second tracking system, say) subclasses
+``StudyStorage``) into a backend: ``memory:`` gives this process's ``InMemoryStorage``,
+anything else an ``MlflowStorage``. A new backend (a second tracking system, say) subclasses
 ``StudyStorage`` and passes the contract tests in tests/test_storage_contract.py.
 """
 
@@ -35,9 +35,9 @@ def open_storage(
         return where
     uri = resolve_tracking_uri(where, writing=not read_only)
     if uri == MEMORY_URI:
-        from tunetrack.storage.in_memory import InMemoryStorage
+        from tunetrack.storage.in_memory import shared_memory_storage
 
-        return InMemoryStorage()
+        return shared_memory_storage()
     from tunetrack.storage.mlflow import MlflowStorage
 
     return MlflowStorage(uri, read_only=read_only)

@@ -193,6 +193,17 @@ class InMemoryStorage(StudyStorage):
         return list(self._run(run_id).curve)
 
 
+_SHARED: list[InMemoryStorage] = []
+
+
+def shared_memory_storage() -> InMemoryStorage:
+    """The one store ``memory:`` names in this process (so ``load_study`` finds what
+    ``tune`` wrote there)."""
+    if not _SHARED:
+        _SHARED.append(InMemoryStorage())
+    return _SHARED[0]
+
+
 def _run_data(run: _Run) -> RunData:
     return RunData(
         run_id=run.run_id,

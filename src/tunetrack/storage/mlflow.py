@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import sqlite3
 import tempfile
@@ -53,14 +54,15 @@ class MlflowStorage(StudyStorage):
         from mlflow.tracking import MlflowClient
 
         self.location = resolve_tracking_uri(tracking_uri, writing=not read_only)
+        self.read_only = read_only
         # tunetrack reads small JSON artifacts; MLflow's progress bars would only be noise.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         path = sqlite_path(self.location)
-        if path is None:
+        if path is None or read_only:
             self._client = MlflowClient(tracking_uri=self.location)
             return
-        # MLflow creates a new file's schema on first use: one process at a time, so a
-        # second process never opens a file whose schema is half made.
+        # MLflow creates a new file's schema on first use: one writer at a time, so a
+        # second study never opens a file whose schema is half made.
         with _creation_lock(path):
             if not path.exists() and not read_only:
                 _create_sqlite_store(path)
@@ -288,11 +290,15 @@ class MlflowStorage(StudyStorage):
         return _run_data(runs[0])
 
     def load_json_artifact(self, run_id: str, path: str) -> Any:
-        from mlflow.artifacts import load_dict
+        from mlflow.artifacts import download_artifacts
 
-        uri = f"{self._client.get_run(run_id).info.artifact_uri.rstrip('/')}/{path}"
         try:
-            return load_dict(uri)
+            with tempfile.TemporaryDirectory() as folder:
+                local = download_artifacts(
+                    run_id=run_id, artifact_path=path, dst_path=folder,
+                    tracking_uri=self.location,
+                )  # fmt: skip
+                return json.loads(Path(local).read_text(encoding="utf-8"))
         except Exception as err:  # a study still starting has not written it yet
             raise TrackingError(
                 f"cannot read {path} of run {run_id} ({first_line(err)}); if the study is "
@@ -330,11 +336,18 @@ def _create_sqlite_store(path: Path) -> None:
 
 @contextlib.contextmanager
 def _creation_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on opening ``path``'s store, kept in the temp folder (never
-    beside the store: reading needs no write access there)."""
+    """An exclusive lock on opening ``path``'s store for writing, kept in this user's
+    folder under the temp folder (never beside the store). Where no lock file can be made
+    the store is opened unlocked, as MLflow itself would."""
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
-    lock = Path(tempfile.gettempdir()) / f"tunetrack-create-{digest}.lock"
-    with open(lock, "a+b") as handle:
+    folder = Path(tempfile.gettempdir()) / f"tunetrack-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        handle = open(folder / f"open-{digest}.lock", "a+b")  # noqa: SIM115 (closed below)
+    except OSError:
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -100,6 +100,8 @@ class Study:
         Raises ValueError naming the valid states for an unknown one."""
         if states is None:
             return self.trials
+        if isinstance(states, str):
+            states = [states]
         wanted = set()
         for state in states:
             try:

@@ -60,6 +60,7 @@ class StudyLoop:
     on_trial: Callable[[TrialRecord], None] | None = None
 
     def __post_init__(self) -> None:
+        self.stop_reason: str | None = None  # the rule that ended the loop, when one did
         self.next_number = max((r.number for r in self.records), default=-1) + 1
         self.leaves = space_leaves(self.inputs.described_space)
         for name in self.inputs.families:
@@ -90,23 +91,37 @@ class StudyLoop:
                     return
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: in_flight[f].number):
-                    self._finish(sampler, in_flight.pop(future), future.result())
+                    # Written before it leaves in_flight: a Ctrl-C mid-write still closes it.
+                    self._finish(sampler, in_flight[future], future.result())
+                    del in_flight[future]
         except KeyboardInterrupt:
             for trial in in_flight.values():
                 self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))
             raise
 
     def _may_start(self, n_running: int) -> bool:
+        """Whether another trial may start; when not, ``stop_reason`` says which rule."""
         search = self.config.search
-        if self.n_finished + n_running >= search.max_evals:
-            return False
-        if self.deadline is not None and time.time() >= self.deadline:
-            return False
         finite = [loss for loss in self.losses if loss is not None]
-        if search.loss_threshold is not None and finite and min(finite) <= search.loss_threshold:
-            return False
-        if search.no_progress_evals:
-            return trials_since_best(self.losses) < search.no_progress_evals
+        rules = (
+            ("max_evals", self.n_finished + n_running >= search.max_evals),
+            ("timeout", self.deadline is not None and time.time() >= self.deadline),
+            (
+                "loss_threshold",
+                search.loss_threshold is not None
+                and bool(finite)
+                and min(finite) <= search.loss_threshold,
+            ),
+            (
+                "no_progress_evals",
+                bool(search.no_progress_evals)
+                and trials_since_best(self.losses) >= (search.no_progress_evals or 0),
+            ),
+        )
+        for reason, applies in rules:
+            if applies:
+                self.stop_reason = self.stop_reason or reason
+                return False
         return True
 
     def _start(self, sampler: Sampler, executor: Executor) -> tuple[Future[TrialResult], _InFlight]:

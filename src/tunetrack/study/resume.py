@@ -13,7 +13,7 @@ from typing import Any
 
 from tunetrack._core import FINISHED_STATES, TrialState
 from tunetrack.config import StudyConfig
-from tunetrack.exceptions import ConfigError
+from tunetrack.exceptions import ConfigError, TrackingError
 from tunetrack.pruners import CurveHistory
 from tunetrack.space import describe_space
 from tunetrack.storage import RunData, StudyStorage, schema
@@ -40,6 +40,7 @@ class Reopened:
     failure) in trial order, and the pruner's curves by family."""
 
     run_id: str
+    experiment_id: str
     records: list[TrialRecord]
     history: list[tuple[Mapping[str, Any], float | None]] = field(default_factory=list)
     curves: dict[str, CurveHistory] = field(default_factory=dict)
@@ -52,6 +53,11 @@ def reopen(
     study, close its dead trials and read its history. Raises ConfigError for a config or
     data that differs in what a trial means, TrackingError when there is no study."""
     parent = storage.get_run(run_id) if run_id else storage.latest_study(config.tracking.experiment)
+    if parent.tags.get(schema.TAG_ROLE) != schema.ROLE_STUDY:
+        raise TrackingError(
+            f"run {parent.run_id} is not a tunetrack study (tag {schema.TAG_ROLE}="
+            f"{parent.tags.get(schema.TAG_ROLE)!r}); pass the study's parent run id"
+        )
     stored = storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT)
     current = json_roundtrip(config.to_dict(describe_space))
     for key in _differing_keys(stored, current):
@@ -68,7 +74,7 @@ def reopen(
                 f"cannot resume study {parent.run_id}: the {record.role} data differs from "
                 "the data it was started on; pass the same files or start a new study"
             )
-    reopened = Reopened(parent.run_id, [])
+    reopened = Reopened(parent.run_id, parent.experiment_id, [])
     runs = storage.trial_runs(parent.run_id, parent.experiment_id)
     for run in sorted(runs, key=lambda r: int(r.tags.get(schema.TAG_TRIAL, "-1"))):
         _read_trial(storage, run, inputs, reopened)

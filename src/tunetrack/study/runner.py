@@ -70,9 +70,13 @@ def run_study(
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
     config_json = json_roundtrip(config.to_dict(describe_space))
     search = config.search
+    deadline = None if search.timeout is None else wall_start + search.timeout
     if resume:
         reopened = reopen(store, config, inputs, run_id)
     else:
+        # Everything that can fail is built before the study run exists.
+        sampler = make_sampler(search.engine, search.algo, inputs.described_space, search.seed)
+        _feed(sampler, [], inputs.start_points[: search.max_evals])
         record = StudyRecord(
             model=inputs.model_label,
             engine=search.engine,
@@ -82,15 +86,9 @@ def run_study(
             space=inputs.described_space,
             datasets=inputs.datasets,
         )
-        reopened = Reopened(store.create_study(experiment_id, record), [])
-    study_run_id = reopened.run_id
+        reopened = Reopened(store.create_study(experiment_id, record), experiment_id, [])
+    study_run_id, experiment_id = reopened.run_id, reopened.experiment_id
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
-    deadline = None if search.timeout is None else wall_start + search.timeout
-    history = reopened.history
-    # A resumed study must not replay the first run's random draws: mix in how far it got.
-    seed = [search.seed, len(history)] if history else search.seed
-    sampler = make_sampler(search.engine, search.algo, inputs.described_space, seed)
-    _feed(sampler, history, [] if resume else inputs.start_points[: search.max_evals])
     data = publish(inputs.training)
     loop = StudyLoop(
         storage=store,
@@ -101,11 +99,13 @@ def run_study(
         pruner=make_pruner(search.pruning),
         deadline=deadline,
         records=list(reopened.records),
-        losses=[loss for _, loss in history],
+        losses=[loss for _, loss in reopened.history],
         curves=dict(reopened.curves),
     )
     status = "FAILED"
-    try:
+    try:  # from here on, the study run is closed whatever happens
+        if resume:
+            sampler = _resumed_sampler(config, inputs, reopened)
         if run_trials:
             with (
                 TrialProgress(
@@ -113,6 +113,7 @@ def run_study(
                 ) as bar,
                 make_executor() as executor,
             ):
+                executor.start(data)
                 loop.on_trial = bar.trial_done
                 loop.run(sampler, executor)
         status = "FINISHED"
@@ -124,7 +125,7 @@ def run_study(
         study = Study(
             run_id=study_run_id,
             experiment_id=experiment_id,
-            experiment_name=config.tracking.experiment,
+            experiment_name=store.experiment_name(experiment_id),
             model=inputs.model_label,
             metric=inputs.metric,
             trials=tuple(sorted(loop.records, key=lambda r: r.number)),
@@ -137,7 +138,7 @@ def run_study(
         )
         if run_trials and status == "FINISHED" and not study.completed:
             status = "FAILED"
-        study.stop_reason = _stop_reason(study, config, deadline, status, run_trials)
+        study.stop_reason = _stop_reason(loop, status, run_trials)
         tags = {schema.TAG_STOP_REASON: study.stop_reason}
         if study.completed:
             tags[schema.TAG_BEST_TRIAL_RUN] = study.best.run_id
@@ -148,6 +149,20 @@ def run_study(
             f"every trial failed (study run {study_run_id}); the first said: {first}"
         )
     return study
+
+
+def _resumed_sampler(config: StudyConfig, inputs: StudyInputs, reopened: Reopened) -> Sampler:
+    """A sampler that has learnt the stored trials, with the start points not yet tried
+    still queued (a study created without trials has them all ahead)."""
+    search = config.search
+    history = reopened.history
+    # A resumed study must not replay the first run's random draws: mix in how far it got.
+    seed = [search.seed, len(history)] if history else search.seed
+    sampler = make_sampler(search.engine, search.algo, inputs.described_space, seed)
+    tried = [json_roundtrip(dict(params)) for params, _ in history]
+    pending = [p for p in inputs.start_points if json_roundtrip(p) not in tried]
+    _feed(sampler, history, pending[: max(0, search.max_evals - len(history))])
+    return sampler
 
 
 def _feed(
@@ -176,8 +191,10 @@ def continue_study(
     study: Study, *, n_trials: int | None, timeout: float | None, progress: bool
 ) -> Study:
     """Run up to ``n_trials`` more trials of a stored study (``Study.optimize``)."""
-    if n_trials is not None and n_trials < 1:
+    if n_trials is not None and (not isinstance(n_trials, int) or n_trials < 1):
         raise ConfigError(f"n_trials must be a whole number >= 1, got {n_trials!r}")
+    if timeout is not None and (not isinstance(timeout, int | float) or not timeout > 0):
+        raise ConfigError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     config = build_config(dict(study.config))
     finished = sum(t.state in FINISHED_STATES for t in study.trials)
     changes: dict[str, object] = {}
@@ -187,6 +204,9 @@ def continue_study(
         changes["timeout"] = timeout
     config = dataclasses.replace(config, search=dataclasses.replace(config.search, **changes))
     train, valid = study.frames
+    storage = study.storage
+    if storage is None or getattr(storage, "read_only", False):  # opened by load_study
+        storage = open_storage(study.tracking_uri)
     return run_study(
         config,
         train_frame=train,
@@ -194,29 +214,19 @@ def continue_study(
         progress=progress,
         resume=True,
         run_id=study.run_id,
-        storage=study.storage or study.tracking_uri,
+        storage=storage,
         inputs=study.prepared,
     )
 
 
-def _stop_reason(
-    study: Study, config: StudyConfig, deadline: float | None, status: str, ran: bool
-) -> str:
+def _stop_reason(loop: StudyLoop, status: str, ran: bool) -> str:
     """Why the search ended, in words a user recognises from the config."""
     if not ran:
         return "created"
     if status == "KILLED":
         return "interrupted"
-    finished = sum(t.state in FINISHED_STATES for t in study.trials)
-    if finished >= config.search.max_evals:
-        return "max_evals"
-    if deadline is not None and time.time() >= deadline:
-        return "timeout"
-    threshold = config.search.loss_threshold
-    if threshold is not None and study.completed and study.best_value <= threshold:
-        return "loss_threshold"
-    if config.search.no_progress_evals:
-        return "no_progress_evals"
+    if loop.stop_reason is not None:
+        return loop.stop_reason
     return "error" if status == "FAILED" else "max_evals"
 
 

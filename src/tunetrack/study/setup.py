@@ -29,6 +29,7 @@ from tunetrack.models import (
 )
 from tunetrack.preparation import (
     StudyData,
+    check_config,
     default_space_spec,
     load_tables,
     model_names,
@@ -48,7 +49,17 @@ def load_config(
     whose ``space.<param>`` edits apply to the named model's default space.
 
     Raises ConfigError naming the first problem."""
-    return config_mod.load_config(path, overrides, default_space=default_space_spec)
+    config = config_mod.load_config(path, overrides, default_space=default_space_spec)
+    check_config(config)
+    return config
+
+
+def build_config(raw: Mapping[str, Any]) -> StudyConfig:
+    """A validated config from a mapping in the YAML's shape: its shape and types, then
+    the names the model, recipe and metric registries know. Raises ConfigError."""
+    config = config_mod.build_config(raw)
+    check_config(config)
+    return config
 
 
 def resolve_config(
@@ -74,7 +85,7 @@ def resolve_config(
         _place(raw, first), overrides, default_space=default_space_spec
     )
     rest = {k: v for k, v in kwargs.items() if k != "space"}
-    return config_mod.build_config(_place(raw, rest))
+    return build_config(_place(raw, rest))
 
 
 _PLACEMENT = {
