@@ -576,10 +576,8 @@ def main() -> None:
             _say("d. tracking overhead on tiny trials")
             track = tracking_overhead(plan["tiny_trials"], tmp)
             result["tracking"] = track
-            goals["tracking_overhead_at_most_10ms"] = {
-                "measured_ms": track["overhead_ms_per_trial"],
-                "pass": track["overhead_ms_per_trial"] <= 10,
-            }
+            # No goal here since issue #13: the writes go through MLflow's public client,
+            # and its goal is relative (the default study's tracking share, section b).
         if "demo" in only:
             _say("e. the demo")
             demo_result = demo(plan["demo_timeout_s"], tmp)

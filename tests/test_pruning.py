@@ -12,11 +12,20 @@ from tunetrack.exceptions import ConfigError
 from tunetrack.pruners import CurveHistory, MedianPruner, NoPruner, make_pruner
 from tunetrack.pruners.median import median_at
 from tunetrack.space import build_space
+from tunetrack.storage.schema import curve_points
 
 from .conftest import FAST
 
-# Two completed curves falling from 10 to 5 and to 4.
-DONE = ([10.0, 9.0, 8.0, 7.0, 6.0, 5.0], [10.0, 8.0, 7.0, 6.0, 5.0, 4.0])
+
+def _every_round(curve: list[float]) -> list[tuple[int, float]]:
+    return list(enumerate(curve))
+
+
+# Two completed curves falling from 10 to 5 and to 4, stored at every round.
+DONE = [
+    _every_round([10.0, 9.0, 8.0, 7.0, 6.0, 5.0]),
+    _every_round([10.0, 8.0, 7.0, 6.0, 5.0, 4.0]),
+]
 
 
 def _first_prune(
@@ -64,20 +73,33 @@ def test_the_pruner_is_stateless() -> None:
 
 
 def test_early_stopped_curves_keep_their_final_best_for_later_rounds() -> None:
-    history = CurveHistory([[5.0, 4.0], [6.0, 5.0, 4.5, 4.4]])  # the first stopped at round 1
+    # The first stopped at round 1.
+    history = CurveHistory([_every_round([5.0, 4.0]), _every_round([6.0, 5.0, 4.5, 4.4])])
     assert median_at(history, 3) == pytest.approx((4.0 + 4.4) / 2)
     assert MedianPruner(n_startup_trials=2, n_warmup_rounds=0, interval=1).prune(history, [20.0])
 
 
 def test_history_snapshots_do_not_change_and_bad_curves_are_ignored() -> None:
-    history = CurveHistory([[math.nan, math.nan], []])
+    history = CurveHistory([_every_round([math.nan, math.nan]), []])
     assert len(history) == 0
     snapshot = history.snapshot()
-    history.add([1.0, 0.5])
+    history.add(_every_round([1.0, 0.5]))
     assert (len(history), len(snapshot)) == (1, 0)
     pruner = MedianPruner(n_startup_trials=1, n_warmup_rounds=0, interval=1)
     assert not pruner.prune(snapshot, [1e9])
     assert pruner.prune(history, [1e9])
+
+
+def test_curves_stored_every_few_rounds_hold_their_best_between_points() -> None:
+    # Stored at rounds 0, 5 and 7 (the last): the best so far steps down only at a point.
+    history = CurveHistory([[(0, 9.0), (5, 6.0), (7, 5.5)]])
+    assert [history.best_at(r)[0] for r in (0, 4, 5, 6, 7, 50)] == [9.0, 9.0, 6.0, 6.0, 5.5, 5.5]
+    assert curve_points([float(r) for r in range(12)]) == [
+        (0, 0.0),
+        (5, 5.0),
+        (10, 10.0),
+        (11, 11.0),
+    ]
 
 
 def test_pruner_registry() -> None:
@@ -135,9 +157,9 @@ def test_a_study_prunes_trailing_trials_and_records_them(
         assert run.data.metrics["rounds"] == at + 1
         assert run.data.tags["model"] == model
         assert math.isfinite(run.data.metrics["rmse"])
-        # The curve so far is stored as metric history, one step a round.
+        # The curve so far is stored as metric history: every 5 rounds and the last one.
         curve = client.get_metric_history(trial.run_id, "validation_loss")
-        assert sorted(m.step for m in curve) == list(range(at + 1))
+        assert sorted(m.step for m in curve) == sorted({*range(0, at + 1, 5), at})
     assert study.best.state == "ok"
     assert study.best not in pruned
     reloaded = tunetrack.load_study(study.run_id)
@@ -218,7 +240,8 @@ def test_pruning_survives_resume_from_stored_curves(sample_paths: tuple[str, str
     client = MlflowClient()
     for trial in first.trials:
         steps = client.get_metric_history(trial.run_id, "validation_loss")
-        assert len(steps) == trial.metrics["rounds"] == 30
+        assert trial.metrics["rounds"] == 30
+        assert sorted(m.step for m in steps) == [0, 5, 10, 15, 20, 25, 29]
     resumed = tunetrack.tune(
         train=sample_paths[0],
         valid=sample_paths[1],

@@ -113,7 +113,7 @@ def test_a_trial_is_written_and_read_back_field_by_field(
         metrics={"rmse": 5.5, "fit_seconds": 0.25, "odd": math.nan},
         tags={schema.TAG_PRUNED_AT: "20"},
         error=error,
-        curve=[9.0, 7.5, math.inf, 5.5],
+        curve=[(0, 9.0), (5, 7.5), (10, math.inf), (12, 5.5)],
     )
     end_ms = storage.finish_trial(run_id, write)
     run = storage.get_run(run_id)
@@ -127,7 +127,7 @@ def test_a_trial_is_written_and_read_back_field_by_field(
     assert run.metrics["rmse"] == 5.5
     assert math.isnan(run.metrics["odd"])
     # Infinities are kept as the largest finite float, as MLflow's stores keep them.
-    assert storage.curve(run_id) == [9.0, 7.5, sys.float_info.max, 5.5]
+    assert storage.curve(run_id) == [(0, 9.0), (5, 7.5), (10, sys.float_info.max), (12, 5.5)]
     (trial,) = Study.from_storage(storage, ref.run_id).trials
     assert trial.params == params  # typed, from the JSON tag
     assert trial.state == state

@@ -14,23 +14,28 @@ from collections.abc import Sequence
 
 
 class CurveHistory:
-    """The completed trials' validation curves (one loss per round, lower is better),
-    kept as running minima: ``best_at(r)`` is each curve's best value up to round ``r``;
-    a curve shorter than ``r`` (early stopping) keeps its final best."""
+    """The completed trials' validation curves as stored: (round, loss) points, lower is
+    better, not necessarily every round. Kept as running minima: ``best_at(r)`` is each
+    curve's best stored value up to round ``r``; a curve that ended before ``r`` (early
+    stopping) keeps its final best."""
 
-    def __init__(self, curves: Sequence[Sequence[float]] = ()) -> None:
+    def __init__(self, curves: Sequence[Sequence[tuple[int, float]]] = ()) -> None:
         self._best_so_far: list[list[float]] = []
-        for curve in curves:
-            self.add(curve)
+        for points in curves:
+            self.add(points)
 
-    def add(self, curve: Sequence[float]) -> None:
+    def add(self, points: Sequence[tuple[int, float]]) -> None:
         """Another completed trial's curve (one without a finite value is ignored)."""
+        if not points:
+            return
+        by_round = dict(points)
         running, best = [], math.inf
-        for value in curve:
+        for round_ in range(max(by_round) + 1):
+            value = by_round.get(round_, math.inf)
             if math.isfinite(value):
                 best = min(best, value)
             running.append(best)
-        if running and math.isfinite(running[-1]):
+        if math.isfinite(running[-1]):
             self._best_so_far.append(running)
 
     def snapshot(self) -> CurveHistory:

@@ -76,8 +76,9 @@ class TrialWrite:
     """Everything a finished trial writes, in one call.
 
     ``params`` is the typed truth (stored as JSON in a tag); ``ui_params`` what MLflow's
-    params show (every leaf of the space). ``curve`` is the validation loss per round,
-    stored as metric history under ``schema.CURVE_METRIC``.
+    params show (every leaf of the space). ``curve`` holds (round, validation loss)
+    points (``schema.curve_points``), stored as metric history under
+    ``schema.CURVE_METRIC``.
     """
 
     state: TrialState
@@ -86,7 +87,7 @@ class TrialWrite:
     metrics: Mapping[str, float]
     tags: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
-    curve: Sequence[float] = ()
+    curve: Sequence[tuple[int, float]] = ()
 
 
 class StudyStorage(ABC):
@@ -165,8 +166,9 @@ class StudyStorage(ABC):
         """A JSON artifact of the run (the config, the space)."""
 
     @abstractmethod
-    def curve(self, run_id: str) -> list[float]:
-        """A trial's stored validation curve (index = round); empty when none."""
+    def curve(self, run_id: str) -> list[tuple[int, float]]:
+        """A trial's stored validation curve: (round, loss) points by round; empty when
+        none."""
 
     def ui_url(self, host: str, port: int, experiment_id: str) -> str:
         # The runs table itself: MLflow 3's bare experiment link opens a GenAI overview.

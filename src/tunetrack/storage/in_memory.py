@@ -37,7 +37,7 @@ class _Run:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    curve: list[float] = field(default_factory=list)
+    curve: list[tuple[int, float]] = field(default_factory=list)
     artifacts: dict[str, Any] = field(default_factory=dict)
     order: int = 0  # creation order: breaks start-time ties as a store's row order would
 
@@ -129,9 +129,9 @@ class InMemoryStorage(StudyStorage):
         run.tags.update(write.tags)
         run.params.update({k: schema.param_text(v) for k, v in write.ui_params.items()})
         run.metrics.update({k: _stored(v) for k, v in write.metrics.items()})
-        run.curve = [_stored(v) for v in write.curve]
+        run.curve = sorted((int(step), _stored(v)) for step, v in write.curve)
         if run.curve:
-            run.metrics[schema.CURVE_METRIC] = run.curve[-1]
+            run.metrics[schema.CURVE_METRIC] = run.curve[-1][1]
         run.status, run.end_time = schema.RUN_STATUS[write.state], end_ms
         return end_ms
 
@@ -189,7 +189,7 @@ class InMemoryStorage(StudyStorage):
             raise TrackingError(f"cannot read {path} of run {run_id}: no such artifact")
         return json.loads(text)
 
-    def curve(self, run_id: str) -> list[float]:
+    def curve(self, run_id: str) -> list[tuple[int, float]]:
         return list(self._run(run_id).curve)
 
 

@@ -58,12 +58,12 @@ class MlflowStorage(StudyStorage):
         # tunetrack reads small JSON artifacts; MLflow's progress bars would only be noise.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         path = sqlite_path(self.location)
-        if path is None or read_only:
+        if path is None:
             self._client = MlflowClient(tracking_uri=self.location)
             return
-        # MLflow creates a new file's schema on first use: one writer at a time, so a
-        # second study never opens a file whose schema is half made.
-        with _creation_lock(path):
+        # MLflow creates a new file's schema on first use: one process at a time, so no
+        # process (a reader included) opens a file whose schema is half made.
+        with _open_lock(path):
             if not path.exists() and not read_only:
                 _create_sqlite_store(path)
             self._client = MlflowClient(tracking_uri=self.location)
@@ -209,8 +209,7 @@ class MlflowStorage(StudyStorage):
         }
         metrics = [Metric(k, float(v), end_ms, 0) for k, v in write.metrics.items()]
         metrics += [
-            Metric(schema.CURVE_METRIC, float(value), end_ms, step)
-            for step, value in enumerate(write.curve)
+            Metric(schema.CURVE_METRIC, float(value), end_ms, step) for step, value in write.curve
         ]
         params = [Param(k, schema.param_text(v)) for k, v in write.ui_params.items()]
         run_tags = [RunTag(k, v) for k, v in tags.items()]
@@ -305,10 +304,9 @@ class MlflowStorage(StudyStorage):
                 "just starting, try again in a moment"
             ) from None
 
-    def curve(self, run_id: str) -> list[float]:
+    def curve(self, run_id: str) -> list[tuple[int, float]]:
         history = self._client.get_metric_history(run_id, schema.CURVE_METRIC)
-        by_step = {m.step: m.value for m in history}
-        return [by_step[step] for step in sorted(by_step)]
+        return sorted({m.step: m.value for m in history}.items())
 
     def _search(self, experiment_id: str, query: str) -> Iterator[Any]:
         token = None
@@ -335,10 +333,10 @@ def _create_sqlite_store(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _creation_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on opening ``path``'s store for writing, kept in this user's
-    folder under the temp folder (never beside the store). Where no lock file can be made
-    the store is opened unlocked, as MLflow itself would."""
+def _open_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on opening ``path``'s store, kept in this user's folder under the
+    temp folder (never beside the store, so reading needs no write access there). Where no
+    lock file can be made the store is opened unlocked, as MLflow itself would."""
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / f"tunetrack-{os.getuid()}"
     try:

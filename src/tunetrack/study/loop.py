@@ -156,7 +156,7 @@ class StudyLoop:
         if result.state == TrialState.OK and result.stopped_by is None and result.curve:
             # Only whole curves set the bar: one cut by a deadline would look worse than
             # it is at its later rounds and never existed past them.
-            self.curves[trial.family].add(result.curve)
+            self.curves[trial.family].add(schema.curve_points(result.curve))
         if self.on_trial is not None:
             self.on_trial(record)
 
@@ -174,7 +174,7 @@ class StudyLoop:
             metrics=dict(result.metrics),
             tags=tags,
             error=result.error,
-            curve=result.curve,
+            curve=schema.curve_points(result.curve),
         )
         end_ms = self.storage.finish_trial(trial.run_id, write)
         record = TrialRecord(
