@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tunetrack.report import data
+from tunetrack.analysis import pareto_mask
+from tunetrack.report import data, views
 from tunetrack.space import describe_space
 from tunetrack.study import Study, TrialRecord
 
@@ -97,18 +98,18 @@ def test_pareto_front_of_metric_against_cost(small: Study) -> None:
     frame = data.tradeoff(small, "model_bytes")
     assert frame["number"].tolist() == [2, 0, 4, 5]  # sorted by cost; pruned/failed left out
     assert frame["pareto"].tolist() == [True, True, True, False]
-    assert data.pareto_mask(np.array([[1, 1], [1, 1], [2, 0.5], [3, 3]])).tolist() == [
+    assert pareto_mask(np.array([[1, 1], [1, 1], [2, 0.5], [3, 3]])).tolist() == [
         True,
         True,
         True,
         False,
     ]
     three = np.array([[1, 2, 3], [2, 1, 3], [2, 2, 4], [1, 2, 2]])
-    assert data.pareto_mask(three).tolist() == [False, True, False, True]
+    assert pareto_mask(three).tolist() == [False, True, False, True]
 
 
 def test_parallel_coordinates_top_k_log_ticks_labels_and_absent(small: Study) -> None:
-    par = data.parallel_coordinates(small, top_k=3)
+    par = views.parallel_coordinates(small, top_k=3)
     assert (par.shown, par.total) == (3, 4)
     dims = {d.label: d for d in par.dimensions}
     assert list(dims)[-1] == "rmse"
@@ -119,7 +120,7 @@ def test_parallel_coordinates_top_k_log_ticks_labels_and_absent(small: Study) ->
     assert set(lr.ticktext) <= {"0.05", "0.1", "0.2"}
     assert "0.1" in lr.ticktext
     assert dims["booster"].ticktext == ("gbtree", "gblinear")
-    everything = data.parallel_coordinates(small, top_k=None)
+    everything = views.parallel_coordinates(small, top_k=None)
     gamma = {d.label: d for d in everything.dimensions}["gamma"]
     # gblinear has no gamma: it sits on an "(absent)" tick below the axis, not dropped.
     assert gamma.ticktext[0] == data.ABSENT_LABEL
@@ -127,12 +128,12 @@ def test_parallel_coordinates_top_k_log_ticks_labels_and_absent(small: Study) ->
 
 
 def test_scatter_contour_and_top_trials(small: Study) -> None:
-    by_param = {s.param: s for s in data.scatter(small)}
+    by_param = {s.param: s for s in views.scatter(small)}
     assert by_param["learning_rate"].scale == "log"
     assert by_param["learning_rate"].y == (4.0, 4.5, 5.0, 6.0)
     assert by_param["gamma"].numbers == (4, 5, 0)  # the gblinear trial has no gamma
     assert by_param["booster"].x == ("gbtree", "gbtree", "gbtree", "gblinear")
-    surface = data.contour(small, "learning_rate", "max_depth", grid=5)
+    surface = views.contour(small, "learning_rate", "max_depth", grid=5)
     assert surface is not None
     assert surface.x_log
     assert not surface.y_log
@@ -140,7 +141,7 @@ def test_scatter_contour_and_top_trials(small: Study) -> None:
     assert surface.grid_x[-1] == pytest.approx(0.2)
     assert len(surface.z) == 5
     assert len(surface.z[0]) == 5
-    assert data.contour(_study(list(small.trials[:2])), "learning_rate", "max_depth") is None
+    assert views.contour(_study(list(small.trials[:2])), "learning_rate", "max_depth") is None
     top = data.top_trials(small, k=2)
     assert top["run_id"].tolist() == ["run4", "run5"]
     assert top["rmse"].tolist() == [4.0, 4.5]

@@ -97,17 +97,17 @@ def write_report(study: Study, out_dir: str | Path = DEFAULT_DIR, *, log: bool =
 
 def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
     """Write ``report.html`` and one PNG per figure into ``out_dir``; returns the HTML path."""
-    from tunetrack.report import data, figures, png
+    from tunetrack.report import data, figures, png, views
     from tunetrack.report import html as page
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ranking = data.importance(study)  # computed once: the bar chart and the contour pairs
     pairs = data.important_pairs(study, ranking=ranking)
-    surfaces = [s for s in (data.contour(study, a, b) for a, b in pairs) if s is not None]
-    par = data.parallel_coordinates(study, top_k=top_k)
+    surfaces = [s for s in (views.contour(study, a, b) for a, b in pairs) if s is not None]
+    par = views.parallel_coordinates(study, top_k=top_k)
     hist = data.history(study)
-    panels = data.scatter(study)
+    panels = views.scatter(study)
     costs = {cost: data.tradeoff(study, cost) for cost in data.COST_METRICS}
     metric = study.metric
 

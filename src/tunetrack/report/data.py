@@ -9,12 +9,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from tunetrack.analysis.pareto import pareto_mask
 from tunetrack.space import Leaf, space_leaves
 from tunetrack.study import Study
 
@@ -117,36 +118,6 @@ def history(study: Study) -> pd.DataFrame:
 # -- trade-offs and Pareto front ----------------------------------------------------------------
 
 
-def pareto_mask(objectives: np.ndarray) -> np.ndarray:
-    """True for rows no other row dominates (all objectives minimised).
-
-    Sort by the first objective, then sweep: O(n log n) for two objectives, which is
-    what the report uses; more objectives fall back to the pairwise check.
-    """
-    points = np.asarray(objectives, dtype=float)
-    n = len(points)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    if points.shape[1] == 2:
-        order = np.lexsort((points[:, 1], points[:, 0]))
-        mask = np.zeros(n, dtype=bool)
-        best_second = math.inf
-        last: tuple[float, float] | None = None
-        for i in order:
-            a, b = points[i]
-            if b < best_second or (last is not None and (a, b) == last):
-                mask[i] = True
-                best_second = min(best_second, b)
-                last = (a, b)
-        return mask
-    dominated = np.zeros(n, dtype=bool)
-    for i in range(n):
-        better_eq = np.all(points <= points[i], axis=1)
-        strictly = np.any(points < points[i], axis=1)
-        dominated[i] = bool(np.any(better_eq & strictly))
-    return ~dominated
-
-
 def tradeoff(study: Study, cost: str) -> pd.DataFrame:
     """number, run_id, value, cost and ``pareto`` (on the front of metric vs cost)."""
     done = completed_table(study)
@@ -215,198 +186,6 @@ def important_pairs(study: Study, *, top: int = 3, ranking: pd.Series | None = N
     return list(itertools.combinations(ordered[:top], 2))
 
 
-# -- parallel coordinates -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Dimension:
-    """One parallel-coordinates axis: plotted values plus tick positions and labels."""
-
-    label: str
-    values: tuple[float, ...]
-    tickvals: tuple[float, ...]
-    ticktext: tuple[str, ...]
-    range: tuple[float, float]
-    log: bool = False
-
-
-@dataclass(frozen=True)
-class ParallelData:
-    dimensions: tuple[Dimension, ...]
-    color: tuple[float, ...]
-    metric: str
-    shown: int
-    total: int
-    run_ids: tuple[str, ...] = field(default=())
-
-
-def parallel_coordinates(study: Study, *, top_k: int | None = 50) -> ParallelData:
-    """The ``top_k`` best completed trials (all when None): each axis against the metric.
-
-    Log axes are drawn in log10 with ticks labelled in real values; categoricals are codes
-    with their full labels; a trial without a param sits on an ``(absent)`` tick below the
-    axis instead of being dropped.
-    """
-    done = completed_table(study)
-    total = len(done)
-    shown = done if top_k is None else done.head(top_k)
-    dims = [_dimension(axis, shown[axis.name]) for axis in param_axes(study)]
-    values = shown["value"].astype(float)
-    dims.append(_numeric_dimension(study.metric, values, log=False))
-    return ParallelData(
-        dimensions=tuple(dims),
-        color=tuple(values.tolist()),
-        metric=study.metric,
-        shown=len(shown),
-        total=total,
-        run_ids=tuple(shown["run_id"]),
-    )
-
-
-def _dimension(axis: Axis, column: pd.Series) -> Dimension:
-    if not axis.numeric:
-        labels = [*axis.categories]
-        if (column == ABSENT_LABEL).any():
-            labels.append(ABSENT_LABEL)
-        codes = {label: float(i) for i, label in enumerate(labels)}
-        values = tuple(codes[v] for v in column)
-        span = (-0.5, max(len(labels) - 0.5, 0.5))
-        return Dimension(axis.name, values, tuple(codes.values()), tuple(labels), span)
-    return _numeric_dimension(axis.name, column.astype(float), log=axis.log)
-
-
-def _numeric_dimension(name: str, column: pd.Series, *, log: bool) -> Dimension:
-    plotted = np.log10(column.where(column > 0)) if log else column
-    present = plotted.dropna()
-    low, high = (float(present.min()), float(present.max())) if len(present) else (0.0, 1.0)
-    if high == low:
-        low, high = low - 0.5, high + 0.5
-    tickvals = _log_ticks(low, high) if log else list(np.linspace(low, high, 5))
-    ticktext = [_fmt(10**v if log else v) for v in tickvals]
-    if plotted.isna().any():
-        absent = low - 0.1 * (high - low)
-        plotted = plotted.fillna(absent)
-        tickvals, ticktext, low = [absent, *tickvals], [ABSENT_LABEL, *ticktext], absent
-    return Dimension(
-        name,
-        tuple(float(v) for v in plotted),
-        tuple(float(v) for v in tickvals),
-        tuple(ticktext),
-        (low, high),
-        log,
-    )
-
-
-def _log_ticks(low: float, high: float) -> list[float]:
-    decades = [float(d) for d in range(math.ceil(low), math.floor(high) + 1)]
-    if len(decades) >= 2:
-        return decades
-    # Less than a decade: label 1-2-5 steps inside the range.
-    ticks = [
-        math.log10(m * 10.0**e)
-        for e in range(math.floor(low), math.ceil(high) + 1)
-        for m in (1, 2, 5)
-        if low <= math.log10(m * 10.0**e) <= high
-    ]
-    return ticks if len(ticks) >= 2 else [low, high]
-
-
-# -- scatter and contour ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScatterData:
-    param: str
-    scale: str
-    x: tuple[Any, ...]
-    y: tuple[float, ...]
-    numbers: tuple[int, ...]
-    categories: tuple[str, ...] = ()
-
-
-def scatter(study: Study) -> list[ScatterData]:
-    """Each hyperparameter against the metric, over completed trials (absent ones left out)."""
-    done = completed_table(study)
-    out = []
-    for axis in param_axes(study):
-        col = done[axis.name]
-        keep = col.notna()
-        if axis.log:
-            keep &= col > 0
-        sub = done[keep]
-        out.append(
-            ScatterData(
-                axis.name,
-                axis.scale,
-                tuple(sub[axis.name].tolist()),
-                tuple(sub["value"].astype(float).tolist()),
-                tuple(int(n) for n in sub["number"]),
-                axis.categories if not axis.numeric else (),
-            )
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class ContourData:
-    x: str
-    y: str
-    x_log: bool
-    y_log: bool
-    grid_x: tuple[float, ...]  # real values (geometric spacing on a log axis)
-    grid_y: tuple[float, ...]
-    z: tuple[tuple[float | None, ...], ...]  # rows follow grid_y; None outside the trials' hull
-    points_x: tuple[float, ...]
-    points_y: tuple[float, ...]
-    points_value: tuple[float, ...]
-
-
-def contour(study: Study, x: str, y: str, *, grid: int = 40) -> ContourData | None:
-    """The metric interpolated (linearly, in log space for log axes) over two numeric params.
-
-    None when fewer than four trials span the pair, since no surface can be drawn.
-    """
-    from scipy.interpolate import griddata
-
-    axes = {a.name: a for a in param_axes(study)}
-    ax, ay = axes[x], axes[y]
-    done = completed_table(study)
-    sub = done[done[x].notna() & done[y].notna()]
-    if ax.log:
-        sub = sub[sub[x] > 0]
-    if ay.log:
-        sub = sub[sub[y] > 0]
-    px = np.log10(sub[x].to_numpy(float)) if ax.log else sub[x].to_numpy(float)
-    py = np.log10(sub[y].to_numpy(float)) if ay.log else sub[y].to_numpy(float)
-    if len(sub) < 4 or np.ptp(px) == 0 or np.ptp(py) == 0:
-        return None
-    gx = np.linspace(px.min(), px.max(), grid)
-    gy = np.linspace(py.min(), py.max(), grid)
-    mesh_x, mesh_y = np.meshgrid(gx, gy)
-    # Scale both axes to [0, 1] so the triangulation is not skewed by units.
-    sx, sy = np.ptp(px), np.ptp(py)
-    points = np.column_stack([(px - px.min()) / sx, (py - py.min()) / sy])
-    targets = np.column_stack([(mesh_x.ravel() - px.min()) / sx, (mesh_y.ravel() - py.min()) / sy])
-    try:
-        z = griddata(points, sub["value"].to_numpy(float), targets, method="linear")
-    except Exception:  # all points on a line: Qhull cannot triangulate
-        return None
-    z = z.reshape(mesh_x.shape)
-    rows = tuple(tuple(None if math.isnan(v) else float(v) for v in row) for row in z)
-    return ContourData(
-        x,
-        y,
-        ax.log,
-        ay.log,
-        tuple((10**gx if ax.log else gx).tolist()),
-        tuple((10**gy if ay.log else gy).tolist()),
-        rows,
-        tuple(sub[x].astype(float).tolist()),
-        tuple(sub[y].astype(float).tolist()),
-        tuple(sub["value"].astype(float).tolist()),
-    )
-
-
 # -- top trials ---------------------------------------------------------------------------------
 
 
@@ -471,7 +250,3 @@ def _nan(value: float | None) -> float:
 
 def _label(value: Any) -> str:
     return ABSENT_LABEL if value is None else str(value)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunetrack.report import data
+from tunetrack.report import data, views
 from tunetrack.study import Study
 
 _LAYOUT: dict[str, Any] = {
@@ -28,7 +28,7 @@ def _go() -> Any:
 
 def parallel_coordinates(study: Study, *, top_k: int | None = 50) -> Any:
     go = _go()
-    par = data.parallel_coordinates(study, top_k=top_k)
+    par = views.parallel_coordinates(study, top_k=top_k)
     dims = [
         {
             "label": f"{d.label} (log)" if d.log else d.label,
@@ -57,7 +57,7 @@ def parallel_coordinates(study: Study, *, top_k: int | None = 50) -> Any:
 def scatter(study: Study, *, params: list[str] | None = None) -> Any:
     from plotly.subplots import make_subplots
 
-    panels = [s for s in data.scatter(study) if params is None or s.param in params]
+    panels = [s for s in views.scatter(study) if params is None or s.param in params]
     cols = min(3, max(len(panels), 1))
     rows = max(1, math.ceil(len(panels) / cols))
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s.param for s in panels])
@@ -99,7 +99,7 @@ def contour(
     from plotly.subplots import make_subplots
 
     pairs = [(x, y)] if x and y else data.important_pairs(study, ranking=ranking)
-    surfaces = [s for s in (data.contour(study, a, b) for a, b in pairs) if s is not None]
+    surfaces = [s for s in (views.contour(study, a, b) for a, b in pairs) if s is not None]
     go = _go()
     fig = make_subplots(
         rows=1, cols=max(len(surfaces), 1), subplot_titles=[f"{s.x} vs {s.y}" for s in surfaces]

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunetrack.report import data
+from tunetrack.report import views
 
 
 def _plt() -> Any:
@@ -32,7 +32,7 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def parallel_coordinates(par: data.ParallelData, path: Path) -> Path:
+def parallel_coordinates(par: views.ParallelData, path: Path) -> Path:
     plt = _plt()
     n = len(par.dimensions)
     fig, ax = plt.subplots(figsize=(max(8, 1.6 * n), 5))
@@ -57,7 +57,7 @@ def parallel_coordinates(par: data.ParallelData, path: Path) -> Path:
     return _save(fig, path)
 
 
-def scatter(panels: list[data.ScatterData], metric: str, path: Path) -> Path:
+def scatter(panels: list[views.ScatterData], metric: str, path: Path) -> Path:
     plt = _plt()
     cols = min(3, max(len(panels), 1))
     rows = max(1, math.ceil(len(panels) / cols))
@@ -78,7 +78,7 @@ def scatter(panels: list[data.ScatterData], metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def contour(surfaces: list[data.ContourData], metric: str, path: Path) -> Path:
+def contour(surfaces: list[views.ContourData], metric: str, path: Path) -> Path:
     plt = _plt()
     fig, axes = plt.subplots(1, max(len(surfaces), 1), figsize=(5 * max(len(surfaces), 1), 4))
     axes = np.atleast_1d(axes)

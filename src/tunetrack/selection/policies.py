@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from tunetrack._core import FAMILY_KEY
+from tunetrack.analysis import pareto_mask
 from tunetrack.exceptions import ConfigError
-from tunetrack.report.data import pareto_mask
 from tunetrack.study import Study, TrialRecord
 
 POLICIES = ("best", "pareto", "smallest-within")
