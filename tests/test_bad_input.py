@@ -137,7 +137,11 @@ CASES: list[Case] = [
     ("negative timeout", lambda t: ["--timeout", "-1"], ["search.timeout", "positive"]),
     ("negative seed", lambda t: ["--seed", "-1"], ["search.seed"]),
     ("unknown model", lambda t: ["--model", "catboost"], ["model.name", "xgboost"]),
-    ("unknown engine", lambda t: ["--set", "search.engine=optuna"], ["search.engine", "hyperopt"]),
+    (
+        "unknown engine",
+        lambda t: ["--set", "search.engine=nevergrad"],
+        ["search.engine", "hyperopt", "optuna"],
+    ),
     ("unknown algorithm", lambda t: ["--algo", "bayes"], ["search.algo", "tpe"]),
     (
         "unknown pruning",

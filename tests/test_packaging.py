@@ -29,7 +29,7 @@ OLDEST = ROOT / "requirements" / "oldest.txt"
 SRC = ROOT / "src" / "tunetrack"
 
 # Libraries a user may not want: installed only with an extra, never as a core dependency.
-EXTRA_ONLY = {"lightgbm": "lightgbm"}
+EXTRA_ONLY = {"lightgbm": "lightgbm", "optuna": "optuna"}
 # The model family every study starts from stays a core dependency.
 CORE = ("mlflow", "hyperopt", "xgboost", "skops", "pandas", "numpy", "scikit-learn")
 
@@ -108,7 +108,7 @@ def test_locked_versions_satisfy_the_ranges(lock, at_lower_bound):
         # lower bound (as written, e.g. >=3.5 locks 3.5.0).
         for req in _requirements(include_extras=True):
             name = canonicalize_name(req.name)
-            if name not in {"mlflow", "xgboost", "hyperopt", "lightgbm", "skops"}:
+            if name not in {"mlflow", "xgboost", "hyperopt", "lightgbm", "skops", "optuna"}:
                 continue
             lower = next(Version(s.version) for s in req.specifier if s.operator == ">=")
             assert pins[name] == lower, f"{lock.name}: {name}=={pins[name]}, bound {lower}"

@@ -25,8 +25,12 @@ import yaml
 
 from tunetrack.exceptions import ConfigError
 
-ENGINES = ("hyperopt",)
-ALGORITHMS = ("tpe", "rand", "anneal", "atpe")
+ENGINES = ("hyperopt", "optuna")
+# search.algo per search.engine (samplers/hyperopt.py, samplers/optuna.py)
+ALGORITHMS: dict[str, tuple[str, ...]] = {
+    "hyperopt": ("tpe", "rand", "anneal", "atpe"),
+    "optuna": ("tpe", "random", "cmaes", "gp"),
+}
 ENCODINGS = ("native", "onehot")
 TASK_CHOICES = ("auto", "regression", "classification")
 PRUNING = ("median", "none")
@@ -378,7 +382,11 @@ def _check_ranges(config: StudyConfig) -> None:
     one_of("search.engine", search.engine, ENGINES)
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
-    one_of("search.algo", search.algo, ALGORITHMS)
+    if search.algo not in ALGORITHMS[search.engine]:
+        raise ConfigError(
+            f"unknown search.algo {search.algo!r} for search.engine {search.engine!r}; "
+            f"choose one of: {', '.join(ALGORITHMS[search.engine])}"
+        )
     one_of("search.pruning", search.pruning, PRUNING)
     _require(
         model.num_boost_round >= 1,

@@ -50,7 +50,10 @@ def tune(
     seed: Annotated[
         int | None, typer.Option(help="Seed: the same seed gives the same trials.")
     ] = None,
-    algo: Annotated[str | None, typer.Option(help="tpe, rand, anneal or atpe.")] = None,
+    algo: Annotated[
+        str | None,
+        typer.Option(help="hyperopt: tpe, rand, anneal, atpe; optuna: tpe, random, cmaes, gp."),
+    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override any config key: --set model.num_boost_round=50."),
@@ -67,7 +70,7 @@ def tune(
         str | None,
         typer.Option(help="With --resume: the study run id to continue (default: the latest)."),
     ] = None,
-    engine: Annotated[str | None, typer.Option(help="Search engine: hyperopt.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Search engine: hyperopt or optuna.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a model; every trial becomes an MLflow run under one study run."""

@@ -27,9 +27,22 @@ def _check_hyperopt(algo: str) -> None:
     check_algorithm(algo)
 
 
+def _optuna(space: Mapping[str, Any], algo: str, seed: int | Sequence[int]) -> Sampler:
+    from tunetrack.samplers.optuna import OptunaSampler
+
+    return OptunaSampler(space, algo=algo, seed=seed)
+
+
+def _check_optuna(algo: str) -> None:
+    from tunetrack.samplers.optuna import check_algorithm
+
+    check_algorithm(algo)
+
+
 # engine name -> (factory, check of an algorithm name before anything is written)
 ENGINES: dict[str, tuple[Callable[..., Sampler], Callable[[str], None]]] = {
     "hyperopt": (_hyperopt, _check_hyperopt),
+    "optuna": (_optuna, _check_optuna),
 }
 
 

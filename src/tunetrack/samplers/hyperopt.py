@@ -48,7 +48,9 @@ def _suggest_fn(algo: str) -> Any:
         return atpe.suggest
     table = {"tpe": tpe.suggest, "rand": rand.suggest, "anneal": anneal.suggest}
     if algo not in table:
-        raise ConfigError(f"unknown search.algo {algo!r}; choose one of: {', '.join(ALGORITHMS)}")
+        raise ConfigError(
+            f"unknown search.algo {algo!r}; choose one of: {', '.join(ALGORITHMS['hyperopt'])}"
+        )
     return table[algo]
 
 

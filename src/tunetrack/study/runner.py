@@ -62,6 +62,11 @@ def run_study(
     started = time.monotonic() if started is None else started
     wall_start = time.time() - (time.monotonic() - started)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
+    search = config.search
+    if not resume:
+        # Built before anything is written: an engine may refuse the space.
+        sampler = make_sampler(search.engine, search.algo, inputs.described_space, search.seed)
+        _feed(sampler, [], inputs.start_points[: search.max_evals])
     if progress:
         for note in inputs.study_data.notes:
             print(f"tunetrack: {note}", file=sys.stderr)
@@ -69,14 +74,10 @@ def run_study(
     store.check_reachable()
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
     config_json = json_roundtrip(config.to_dict(describe_space))
-    search = config.search
     deadline = None if search.timeout is None else wall_start + search.timeout
     if resume:
         reopened = reopen(store, config, inputs, run_id)
     else:
-        # Everything that can fail is built before the study run exists.
-        sampler = make_sampler(search.engine, search.algo, inputs.described_space, search.seed)
-        _feed(sampler, [], inputs.start_points[: search.max_evals])
         record = StudyRecord(
             model=inputs.model_label,
             engine=search.engine,
