@@ -107,14 +107,8 @@ class InMemoryStorage(StudyStorage):
         self, study: StudyRef, number: int, *, model: str, start_ms: int | None = None
     ) -> tuple[str, int]:
         start_ms = _now_ms() if start_ms is None else start_ms
-        tags = {
-            schema.TAG_PARENT: study.run_id,
-            schema.TAG_ROLE: schema.ROLE_TRIAL,
-            schema.TAG_MODEL: model,
-            schema.TAG_TRIAL: str(number),
-            schema.TAG_STATE: str(schema.TrialState.RUNNING),
-            schema.TAG_RUN_NAME: schema.trial_run_name(number),
-        }
+        tags = schema.trial_start_tags(study.run_id, number, model)
+        tags[schema.TAG_RUN_NAME] = schema.trial_run_name(number)  # MLflow sets it from the name
         return self._new_run(study.experiment_id, start_ms, tags).run_id, start_ms
 
     def finish_trial(self, run_id: str, write: TrialWrite, *, end_ms: int | None = None) -> int:

@@ -182,18 +182,11 @@ class MlflowStorage(StudyStorage):
         self, study: StudyRef, number: int, *, model: str, start_ms: int | None = None
     ) -> tuple[str, int]:
         start_ms = _now_ms() if start_ms is None else start_ms
-        tags = {
-            schema.TAG_PARENT: study.run_id,
-            schema.TAG_ROLE: schema.ROLE_TRIAL,
-            schema.TAG_MODEL: model,
-            schema.TAG_TRIAL: str(number),
-            schema.TAG_STATE: str(schema.TrialState.RUNNING),
-        }
         run = self._client.create_run(
             study.experiment_id,
             start_time=start_ms,
             run_name=schema.trial_run_name(number),
-            tags=tags,
+            tags=schema.trial_start_tags(study.run_id, number, model),
         )
         return run.info.run_id, start_ms
 

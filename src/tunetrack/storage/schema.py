@@ -74,6 +74,18 @@ def trial_run_name(number: int) -> str:
     return f"trial-{number:04d}"
 
 
+def trial_start_tags(study_run_id: str, number: int, model: str) -> dict[str, str]:
+    """The tags a trial's run is created with: its study, role, family, number and the
+    ``running`` state (its run name is ``trial_run_name(number)``)."""
+    return {
+        TAG_PARENT: study_run_id,
+        TAG_ROLE: ROLE_TRIAL,
+        TAG_MODEL: model,
+        TAG_TRIAL: str(number),
+        TAG_STATE: str(TrialState.RUNNING),
+    }
+
+
 def trial_filter(study_run_id: str) -> str:
     """The ``search_runs`` filter for a study's trials (also what the UI hint shows)."""
     return f"tags.`{TAG_PARENT}` = '{study_run_id}' and tags.`{TAG_ROLE}` = '{ROLE_TRIAL}'"
