@@ -25,9 +25,9 @@ from tunetrack.exceptions import ConfigError, SearchSpaceError
 from tunetrack.samplers.base import Sampler, Suggestion
 from tunetrack.space import build_space, flatten_params
 from tunetrack.space.leaves import DISTRIBUTION_KEYS
+from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
 
 Vals = dict[str, list[Any]]
-_MISSING = object()
 
 
 def check_algorithm(algo: str) -> None:
@@ -129,13 +129,14 @@ class HyperoptSampler(Sampler):
     def vals_for(self, params: Mapping[str, Any]) -> Vals:
         """Hyperopt's ``vals`` (label -> [value], [] when inactive; choice indices) for
         flat params. Raises SearchSpaceError when the point is not in the space."""
-        vals: Vals = {}
-        used = _assign_mapping(self._described, "", params, vals)
-        if used is None or used != set(params):
+        try:
+            match = match_point(self._described, params, _SHAPE)
+        except ValueError as err:
             raise SearchSpaceError(
-                f"params {dict(params)!r} are not a point of the search space; give a "
-                "value for every parameter, from each one's own range or options"
-            )
+                f"{err}; give a value for every parameter, from each one's own range or options"
+            ) from None
+        vals: Vals = {label: [index] for label, (_, index) in match.choices.items()}
+        vals.update({label: [value] for label, (_, value) in match.leaves.items()})
         return {label: vals.get(label, []) for label in self._labels}
 
 
@@ -173,55 +174,22 @@ def _labels(node: Any, label: str = "") -> Iterator[str]:
             yield from _labels(child, f"{label}.{key}" if label else str(key))
 
 
-def _assign_mapping(
-    node: Mapping[str, Any], label: str, params: Mapping[str, Any], vals: Vals
-) -> set[str] | None:
-    """Fill ``vals`` for a sub-space whose keys are merged into the flat params; returns
-    the param keys it accounts for, None when ``params`` disagree."""
-    used: set[str] = set()
-    for key, child in node.items():
-        got = _assign(child, f"{label}.{key}" if label else str(key), str(key), params, vals)
-        if got is None:
-            return None
-        used |= got
-    return used
-
-
-def _assign(
-    node: Any, label: str, key: str, params: Mapping[str, Any], vals: Vals
-) -> set[str] | None:
-    """Fill ``vals`` for the node at ``label`` whose value lands in ``params[key]`` (or,
-    for a sub-space, whose keys are merged in); returns the param keys it accounts for,
-    None when ``params`` disagree. Of a choice's options that fit, the one accounting for
-    the most keys wins (an empty option fits anything, but explains nothing)."""
+def _choice_options(node: Any) -> list[Any] | None:
     dist = _distribution(node)
-    if dist in ("choice", "pchoice"):
-        best: tuple[set[str], int, Vals] | None = None
-        for i, option in enumerate(_options(node, dist)):
-            tried: Vals = {}
-            used = _assign(option, f"{label}.{i}", key, params, tried)
-            if used is not None and (best is None or len(used) > len(best[0])):
-                best = (used, i, tried)
-        if best is None:
-            return None
-        used, index, tried = best
-        vals.update(tried)
-        vals[label] = [index]
-        return used
-    if dist is not None:
-        value = params.get(key)
-        if not _in_range(node, dist, value):
-            return None
-        vals[label] = [value]
-        return {key}
-    if isinstance(node, Mapping):
-        return _assign_mapping(node, label, params, vals)
-    return {key} if params.get(key, _MISSING) == node else None
+    return _options(node, dist) if dist in ("choice", "pchoice") else None
+
+
+def _is_leaf(node: Any) -> bool:
+    return _distribution(node) not in (None, "choice", "pchoice")
+
+
+def _leaf_value(node: Mapping[str, Any], value: Any) -> Any:
+    """``value`` as Hyperopt's vals keep it, or NO_MATCH when the leaf could not have
+    drawn it (q-rounding may pass a bound by half a step)."""
+    return value if _in_range(node, str(_distribution(node)), value) else NO_MATCH
 
 
 def _in_range(node: Mapping[str, Any], dist: str, value: Any) -> bool:
-    """Whether a numeric leaf could have drawn ``value`` (q-rounding may pass a bound by
-    half a step)."""
     if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
         return False
     args = node[dist]
@@ -234,3 +202,7 @@ def _in_range(node: Mapping[str, Any], dist: str, value: Any) -> bool:
         low, high = math.exp(low), math.exp(high)
     slack = args.get("q", 0) / 2 + 1e-9 * max(1.0, abs(high))
     return low - slack <= value <= high + slack
+
+
+# How a described space (the hp mapping form) marks choices and sampled leaves.
+_SHAPE = SpaceShape(choice_options=_choice_options, is_leaf=_is_leaf, leaf_value=_leaf_value)

@@ -40,6 +40,7 @@ from tunetrack.extras import require
 from tunetrack.samplers.base import Sampler, Suggestion
 from tunetrack.space import flatten_params
 from tunetrack.space.distributions import Categorical, Float, Int, Normal, from_spec
+from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
 
 _OPTUNA_ALGORITHMS = ALGORITHMS["optuna"]
 
@@ -114,26 +115,24 @@ class _Leaf:
         return FloatDistribution(self.low, self.high, log=self.kind == "qlog" or self.log)
 
     def internal(self, value: Any) -> Any:
-        """Optuna's value for a told param, or _OUT when it is not a point of this leaf."""
+        """Optuna's value for a told param, or NO_MATCH when this leaf could not have drawn
+        it."""
         if not isinstance(value, int | float) or isinstance(value, bool):
-            return _OUT
+            return NO_MATCH
         if not math.isfinite(value) or (self.integer and value != int(value)):
-            return _OUT
+            return NO_MATCH
         if self.kind == "int":
             value = int(value)
             on_step = (value - int(self.low)) % self.step == 0
-            return value if self.low <= value <= self.high and on_step else _OUT
+            return value if self.low <= value <= self.high and on_step else NO_MATCH
         if self.kind == "float":
-            return float(value) if self.low <= value <= self.high else _OUT
+            return float(value) if self.low <= value <= self.high else NO_MATCH
         k = round(value / self.q)
         if abs(k * self.q - value) > 1e-9 * max(1.0, abs(value)) or not (
             self.k_low <= k <= self.k_high
         ):
-            return _OUT
+            return NO_MATCH
         return k if self.kind == "grid" else min(max(float(value), self.low), self.high)
-
-
-_OUT = object()
 
 
 def _leaf(node: Float | Int, label: str) -> _Leaf:
@@ -203,54 +202,6 @@ def _suggest(trial: Any, node: Any, label: str) -> Any:
     if isinstance(node, _Leaf):
         return node.suggest(trial, label)
     return node
-
-
-# label -> (Optuna's external value, its distribution)
-Assigned = dict[str, tuple[Any, Any]]
-
-
-def _assign_mapping(
-    node: Mapping[str, Any], label: str, params: Mapping[str, Any], out: Assigned
-) -> set[str] | None:
-    used: set[str] = set()
-    for key, child in node.items():
-        got = _assign(child, _join(label, key), str(key), params, out)
-        if got is None:
-            return None
-        used |= got
-    return used
-
-
-def _assign(
-    node: Any, label: str, key: str, params: Mapping[str, Any], out: Assigned
-) -> set[str] | None:
-    """Fill ``out`` for the node at ``label`` whose value lands in ``params[key]`` (a
-    sub-space's keys merged in); the param keys it accounts for, None when ``params``
-    disagree. Of a choice's fitting options, the one explaining the most keys wins."""
-    if isinstance(node, Categorical):
-        from optuna.distributions import CategoricalDistribution
-
-        best: tuple[set[str], int, Assigned] | None = None
-        for i, option in enumerate(node.options):
-            tried: Assigned = {}
-            used = _assign(option, f"{label}.{i}", key, params, tried)
-            if used is not None and (best is None or len(used) > len(best[0])):
-                best = (used, i, tried)
-        if best is None:
-            return None
-        used, index, tried = best
-        out.update(tried)
-        out[label] = (index, CategoricalDistribution(list(range(len(node.options)))))
-        return used
-    if isinstance(node, _Leaf):
-        value = node.internal(params.get(key))
-        if value is _OUT:
-            return None
-        out[label] = (value, node.distribution())
-        return {key}
-    if isinstance(node, Mapping):
-        return _assign_mapping(node, label, params, out)
-    return {key} if key in params and params[key] == node else None
 
 
 @contextlib.contextmanager
@@ -338,12 +289,30 @@ class OptunaSampler(Sampler):
             )
             self._study.add_trial(trial)
 
-    def _assigned(self, params: Mapping[str, Any]) -> Assigned:
-        out: Assigned = {}
-        used = _assign_mapping(self._space, "", params, out)
-        if used is None or used != set(params):
+    def _assigned(self, params: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """label -> (Optuna's value, its distribution) for flat params; SearchSpaceError
+        when they are not a point of the space."""
+        from optuna.distributions import CategoricalDistribution
+
+        try:
+            match = match_point(self._space, params, _SHAPE)
+        except ValueError as err:
             raise SearchSpaceError(
-                f"params {dict(params)!r} are not a point of the search space; give a "
-                "value for every parameter, from each one's own range or options"
-            )
-        return out
+                f"{err}; give a value for every parameter, from each one's own range or options"
+            ) from None
+        assigned = {
+            label: (index, CategoricalDistribution(list(range(len(node.options)))))
+            for label, (node, index) in match.choices.items()
+        }
+        assigned.update(
+            {label: (value, node.distribution()) for label, (node, value) in match.leaves.items()}
+        )
+        return assigned
+
+
+# How the compiled space marks choices and sampled leaves (for ``match_point``).
+_SHAPE = SpaceShape(
+    choice_options=lambda node: node.options if isinstance(node, Categorical) else None,
+    is_leaf=lambda node: isinstance(node, _Leaf),
+    leaf_value=lambda leaf, value: leaf.internal(value),
+)
