@@ -18,8 +18,6 @@ from tunetrack.space import describe_space
 
 from .conftest import FAST
 
-pytest.importorskip("optuna")
-
 SPEC = {
     "n": "randint(5)",
     "max_depth": "quniform(4, 100, 1)",
