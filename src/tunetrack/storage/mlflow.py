@@ -1,14 +1,14 @@
 """Studies in any MLflow tracking store, through MLflow's public client only.
 
-A trial costs two calls: ``create_run`` (RUNNING, with its tags) when it starts, so a
-crash leaves evidence; then one ``log_batch`` (params, metrics, curve, tags) and
-``set_terminated``. The same calls serve SQLite, databases and tracking servers, and
+A trial is written twice: ``create_run`` (RUNNING, with its tags) when it starts, so a
+crash leaves evidence; then, when it ends, one ``log_batch`` (params, metrics, curve,
+tags) and ``set_terminated``. The same calls serve SQLite, databases and tracking servers, and
 keep working across MLflow versions because nothing here reaches below the client.
 
 A store tunetrack did not create is left as it is: no journal mode, pragma or lock file.
 Only a SQLite file this call creates is switched to write-ahead logging (readers such as
-``report`` then work while a study writes), under a lock in the temp folder so two
-processes creating the same file do not race on MLflow's schema migration.
+``report`` then work while a study writes). Opening a SQLite store takes a lock in this
+user's temp folder, so no process opens a file whose schema MLflow is still creating.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ from tunetrack.storage.base import (
 )
 from tunetrack.storage.datasets import dataset_fields
 from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
-
-# MLflow's log_batch takes at most 1,000 metrics a call (its documented limit).
-_BATCH_METRICS = 1000
 
 
 class MlflowStorage(StudyStorage):
@@ -205,16 +202,10 @@ class MlflowStorage(StudyStorage):
             Metric(schema.CURVE_METRIC, float(value), end_ms, step) for step, value in write.curve
         ]
         params = [Param(k, schema.param_text(v)) for k, v in write.ui_params.items()]
-        run_tags = [RunTag(k, v) for k, v in tags.items()]
-        # Params and tags go with the first metric batch; a long curve takes more batches.
-        for start in range(0, max(len(metrics), 1), _BATCH_METRICS):
-            first = start == 0
-            self._client.log_batch(
-                run_id,
-                metrics=metrics[start : start + _BATCH_METRICS],
-                params=params if first else [],
-                tags=run_tags if first else [],
-            )
+        # One call: the client splits it into batches within MLflow's per-call limits.
+        self._client.log_batch(
+            run_id, metrics=metrics, params=params, tags=[RunTag(k, v) for k, v in tags.items()]
+        )
         self._client.set_terminated(run_id, status=schema.RUN_STATUS[write.state], end_time=end_ms)
         return end_ms
 
