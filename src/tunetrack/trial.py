@@ -36,9 +36,9 @@ class DataHandle:
         return _PREPARED[self.key][family]
 
 
-def publish(training: Mapping[str, TrainingData], key: str | None = None) -> DataHandle:
-    """Make prepared data reachable by handle in this process; ``key`` reuses a handle's."""
-    handle = DataHandle(key or uuid.uuid4().hex)
+def publish(training: Mapping[str, TrainingData]) -> DataHandle:
+    """Make prepared data reachable by a new handle in this process."""
+    handle = DataHandle(uuid.uuid4().hex)
     _PREPARED[handle.key] = training
     return handle
 
