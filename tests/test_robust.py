@@ -42,8 +42,9 @@ def _sets(items: list[str]) -> list[str]:
 
 
 def _wait_for_running_trial(client: MlflowClient, number: int, proc: subprocess.Popen) -> None:
-    """Poll the store until trial ``number`` is in flight (bounded wait)."""
-    deadline = time.monotonic() + 120
+    """Poll the store until trial ``number`` is in flight. The bound is only a backstop:
+    on a loaded machine (a benchmark beside the tests) the earlier trials take minutes."""
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         for experiment in client.search_experiments():
@@ -79,8 +80,10 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(
     stale = tunetrack.load_study()
     assert [t.state for t in stale.trials] == ["ok", "ok", "running"]
 
+    # Three more slow trials: a loaded machine (a benchmark beside the tests) took over 5
+    # minutes once; the bound is a backstop against a hang, not a speed check.
     resumed = subprocess.run(
-        _cli(*args, "--resume"), capture_output=True, text=True, timeout=300, check=False
+        _cli(*args, "--resume"), capture_output=True, text=True, timeout=900, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
     study = tunetrack.load_study()
