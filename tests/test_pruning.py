@@ -9,7 +9,14 @@ from mlflow.tracking import MlflowClient
 
 import tunetrack
 from tunetrack.exceptions import ConfigError
-from tunetrack.pruners import CurveHistory, MedianPruner, NoPruner, make_pruner
+from tunetrack.pruners import (
+    CurveHistory,
+    HyperbandPruner,
+    MedianPruner,
+    NoPruner,
+    SuccessiveHalvingPruner,
+    make_pruner,
+)
 from tunetrack.pruners.median import median_at
 from tunetrack.space import build_space
 from tunetrack.storage.schema import curve_points
@@ -107,8 +114,10 @@ def test_pruner_registry() -> None:
     none = make_pruner("none")
     assert isinstance(none, NoPruner)
     assert not none.prune(CurveHistory(DONE), [1e9] * 100)
-    with pytest.raises(ConfigError, match=r"unknown search\.pruning 'hyperband'; choose one of"):
-        make_pruner("hyperband")
+    assert isinstance(make_pruner("successive_halving"), SuccessiveHalvingPruner)
+    assert isinstance(make_pruner("hyperband"), HyperbandPruner)
+    with pytest.raises(ConfigError, match=r"unknown search\.pruning 'asha'; choose one of"):
+        make_pruner("asha")
     with pytest.raises(ValueError, match="interval >= 1"):
         MedianPruner(interval=0)
 
@@ -252,3 +261,124 @@ def test_pruning_survives_resume_from_stored_curves(sample_paths: tuple[str, str
     )
     assert resumed.run_id == first.run_id
     assert any(t.state == "pruned" for t in resumed.trials[5:])
+
+
+# Optuna's own pruners behind the seam (pruners/optuna.py).
+
+
+# Ten curves with different speeds and floors: some would be stopped at an early rung,
+# some later, some never. Round r of curve i: floor + scale / (r + 1) with a little
+# wobble, so curves cross.
+def _curve(i: int, rounds: int = 40) -> list[float]:
+    floor, scale = 1.0 + (i * 7 % 10) / 10, 1.0 + (i * 3 % 10)
+    return [floor + scale / (r + 1) + 0.01 * ((i + r) % 3) for r in range(rounds)]
+
+
+CURVES = [_curve(i) for i in range(12)]
+
+
+def _running_min(values: list[float]) -> list[float]:
+    return [min(values[: k + 1]) for k in range(len(values))]
+
+
+def _optuna_prune_rounds(pruner: object) -> list[int | None]:
+    """Optuna itself, run live: each curve reports its best so far every round."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", pruner=pruner)  # type: ignore[arg-type]
+    stopped: list[int | None] = []
+    for curve in CURVES:
+        trial, at = study.ask(), None
+        for step, value in enumerate(_running_min(curve)):
+            trial.report(value, step)
+            if trial.should_prune():
+                at = step
+                break
+        state = optuna.trial.TrialState.PRUNED if at is not None else None
+        if at is None:
+            study.tell(trial, _running_min(curve)[-1])
+        else:
+            study.tell(trial, state=state)
+        stopped.append(at)
+    return stopped
+
+
+def _seam_prune_rounds(pruner: SuccessiveHalvingPruner) -> list[int | None]:
+    """The seam's pruner on the same curves, its history built as a study builds it:
+    every curve stored as it finished (a pruned one up to the round it stopped at)."""
+    history = CurveHistory()
+    stopped: list[int | None] = []
+    for curve in CURVES:
+        snapshot, at = history.snapshot(), None
+        for step in range(len(curve)):
+            if pruner.prune(snapshot, curve[: step + 1]):
+                at = step
+                break
+        kept = curve if at is None else curve[: at + 1]
+        history.add(_every_round(kept), complete=at is None)
+        stopped.append(at)
+    return stopped
+
+
+@pytest.mark.parametrize(("min_resource", "reduction_factor"), [(2, 2), (3, 3), (1, 4)])
+def test_successive_halving_decides_as_optuna_does_live(
+    min_resource: int, reduction_factor: int
+) -> None:
+    import optuna
+
+    ours = _seam_prune_rounds(SuccessiveHalvingPruner(min_resource, reduction_factor))
+    theirs = _optuna_prune_rounds(
+        optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=min_resource, reduction_factor=reduction_factor
+        )
+    )
+    assert ours == theirs
+    assert any(at is not None for at in ours)
+    assert any(at is None for at in ours)
+
+
+def test_hyperband_prunes_only_at_rungs_and_is_deterministic() -> None:
+    first = _seam_prune_rounds(HyperbandPruner(min_resource=2, reduction_factor=2))
+    assert first == _seam_prune_rounds(HyperbandPruner(min_resource=2, reduction_factor=2))
+    rungs = {2 * 2**k for k in range(6)}
+    assert {at for at in first if at is not None} <= rungs
+    assert any(at is not None for at in first)
+
+
+def test_optuna_pruners_travel_without_their_replay() -> None:
+    import pickle
+
+    pruner = SuccessiveHalvingPruner(min_resource=2, reduction_factor=2)
+    _seam_prune_rounds(pruner)
+    copy = pickle.loads(pickle.dumps(pruner))
+    assert copy._trial is None
+    assert copy.min_resource == 2
+    assert _seam_prune_rounds(copy) == _seam_prune_rounds(
+        SuccessiveHalvingPruner(min_resource=2, reduction_factor=2)
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "pruning"), [("hyperopt", "successive_halving"), ("optuna", "hyperband")]
+)
+def test_optuna_pruners_stop_trials_on_either_engine(
+    sample_paths: tuple[str, str], tracking_uri: str, engine: str, pruning: str
+) -> None:
+    train, valid = sample_paths
+    study = tunetrack.tune(
+        train=train,
+        valid=valid,
+        engine=engine,
+        max_evals=10,
+        overrides=[*PRUNY, f"search.pruning={pruning}"],
+        progress=False,
+    )
+    pruned = [t for t in study.trials if t.state == "pruned"]
+    assert pruned, [t.state for t in study.trials]
+    client = MlflowClient(tracking_uri)
+    for trial in pruned:
+        tags = client.get_run(trial.run_id).data.tags
+        assert tags["tunetrack.state"] == "pruned"
+        assert int(tags["tunetrack.pruned_at"]) == 20  # the first rung (30 rounds at most)
+    assert study.best.state == "ok"

@@ -33,7 +33,7 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
 }
 ENCODINGS = ("native", "onehot")
 TASK_CHOICES = ("auto", "regression", "classification")
-PRUNING = ("median", "none")
+PRUNING = ("median", "none", "successive_halving", "hyperband")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
 TAXI_RECIPE = "nyc-taxi"
 TABULAR_RECIPE = "tabular"
@@ -101,8 +101,10 @@ class SearchConfig:
     no_progress_evals: int | None = None
     loss_threshold: float | None = None
     metric: str | None = None  # the loss to minimise; rmse or log_loss by task
-    # Stop trials whose validation curve trails the completed ones (pruners/median.py).
+    # Stop trials whose validation curve trails the completed ones (tunetrack.pruners).
     pruning: str = "median"
+    # Try the default space's start points first (models/); false: the engine alone.
+    start_points: bool = True
 
 
 @dataclass(frozen=True)
@@ -339,6 +341,10 @@ def _coerce(path: str, value: Any, hint: Any) -> Any:
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             raise ConfigError(f"{path} must be a mapping of name: value, got {value!r}")
         return dict(value)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path} must be true or false, got {value!r}")
+        return value
     if base is int:
         if isinstance(value, float) and value.is_integer():
             return int(value)

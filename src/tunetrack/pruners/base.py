@@ -14,18 +14,22 @@ from collections.abc import Sequence
 
 
 class CurveHistory:
-    """The completed trials' validation curves as stored: (round, loss) points, lower is
+    """The finished trials' validation curves as stored: (round, loss) points, lower is
     better, not necessarily every round. Kept as running minima: ``best_at(r)`` is each
-    curve's best stored value up to round ``r``; a curve that ended before ``r`` (early
-    stopping) keeps its final best."""
+    complete curve's best stored value up to round ``r``; a curve that ended before ``r``
+    (early stopping) keeps its final best. Curves of pruned trials are kept apart
+    (``curves(complete=False)``): a median over them would be biased to the bad ones,
+    but successive halving compares every trial that reached a rung."""
 
     def __init__(self, curves: Sequence[Sequence[tuple[int, float]]] = ()) -> None:
         self._best_so_far: list[list[float]] = []
+        self._cut_short: list[list[float]] = []
         for points in curves:
             self.add(points)
 
-    def add(self, points: Sequence[tuple[int, float]]) -> None:
-        """Another completed trial's curve (one without a finite value is ignored)."""
+    def add(self, points: Sequence[tuple[int, float]], *, complete: bool = True) -> None:
+        """Another finished trial's curve (one without a finite value is ignored);
+        ``complete=False`` for a trial a pruner stopped."""
         if not points:
             return
         by_round = dict(points)
@@ -36,19 +40,26 @@ class CurveHistory:
                 best = min(best, value)
             running.append(best)
         if math.isfinite(running[-1]):
-            self._best_so_far.append(running)
+            (self._best_so_far if complete else self._cut_short).append(running)
 
     def snapshot(self) -> CurveHistory:
         """A copy that later ``add`` calls leave as it is (what a trial task carries)."""
         copy = CurveHistory()
-        copy._best_so_far = list(self._best_so_far)  # the curves themselves never change
+        # The curves themselves never change, only the lists of them.
+        copy._best_so_far, copy._cut_short = list(self._best_so_far), list(self._cut_short)
         return copy
 
     def __len__(self) -> int:
+        """The number of complete curves."""
         return len(self._best_so_far)
 
     def best_at(self, round_: int) -> list[float]:
         return [c[min(round_, len(c) - 1)] for c in self._best_so_far]
+
+    def curves(self, *, complete: bool) -> list[list[float]]:
+        """The complete (or the pruned) curves as running minima, index = round; a
+        round before the first stored point is ``inf``."""
+        return list(self._best_so_far if complete else self._cut_short)
 
 
 class Pruner(ABC):

@@ -153,10 +153,14 @@ class StudyLoop:
         loss = result.loss(self.inputs.metric) if result.state != TrialState.FAILED else None
         sampler.tell(trial.suggestion, loss)
         self.losses.append(loss)
-        if result.state == TrialState.OK and result.stopped_by is None and result.curve:
-            # Only whole curves set the bar: one cut by a deadline would look worse than
-            # it is at its later rounds and never existed past them.
-            self.curves[trial.family].add(schema.curve_points(result.curve))
+        if result.stopped_by is None and result.curve:
+            # A curve cut by a deadline sets no bar: it would look worse than it is at
+            # its later rounds and never existed past them. Pruned curves are kept
+            # apart (see CurveHistory).
+            complete = result.state == TrialState.OK
+            if complete or result.state == TrialState.PRUNED:
+                points = schema.curve_points(result.curve)
+                self.curves[trial.family].add(points, complete=complete)
         if self.on_trial is not None:
             self.on_trial(record)
 

@@ -2,7 +2,7 @@
 
 Everything comes from the tracking store (DESIGN principle 1): the stored config and
 data digests prove it is the same study, the trials' typed params and losses feed the
-sampler, and the completed trials' stored curves feed the pruner.
+sampler, and the finished trials' stored curves (pruned ones too) feed the pruner.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ RESUMABLE_CHANGES = {
     "search.loss_threshold",
     "search.pruning",  # how much a trial may cost, not what it means; also lets studies
     # started before the key existed resume
+    "search.start_points",  # only the first trials of a new study; resumes never rerun them
     "data.train",
     "data.valid",  # the data is compared by content below
 }
@@ -94,9 +95,11 @@ def _read_trial(
         return
     loss = record.value(inputs.metric) if record.state != TrialState.FAILED else None
     reopened.history.append((record.params, loss))
-    if record.state == TrialState.OK and schema.TAG_STOPPED_BY not in run.tags:
+    cut_by_pruner = record.state == TrialState.PRUNED
+    if (record.state == TrialState.OK or cut_by_pruner) and schema.TAG_STOPPED_BY not in run.tags:
         family = record.family or next(iter(inputs.families))
-        reopened.curves.setdefault(family, CurveHistory()).add(storage.curve(run.run_id))
+        curves = reopened.curves.setdefault(family, CurveHistory())
+        curves.add(storage.curve(run.run_id), complete=not cut_by_pruner)
 
 
 def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -35,6 +35,7 @@ from tunetrack.preparation import (
     model_names,
     prepare_study_data,
 )
+from tunetrack.pruners import check_pruner
 from tunetrack.samplers import check_engine
 from tunetrack.space import build_space, describe_space
 from tunetrack.storage import DatasetRecord
@@ -148,6 +149,7 @@ def prepare_inputs(
     names = model_names(config.model.name)
     families = {name: get_model(name) for name in names}
     check_engine(config.search.engine, config.search.algo)
+    check_pruner(config.search.pruning)
     train_table, valid_table, notes = load_tables(config, train_frame, valid_frame)
     study_data = prepare_study_data(config, train_table, valid_table, notes)
     task = study_data.task
@@ -159,7 +161,8 @@ def prepare_inputs(
     # A family's start points belong to its own default space: in any other space (even
     # one edited by a single --set space.x) they might lie outside it.
     start_points: list[dict[str, Any]] = []
-    if len(names) == 1 and described == json_roundtrip(describe_space(default_spec)):
+    in_default_space = described == json_roundtrip(describe_space(default_spec))
+    if config.search.start_points and len(names) == 1 and in_default_space:
         constants = {k: v for k, v in described.items() if not isinstance(v, Mapping)}
         start_points = [
             {**constants, **point} for point in families[names[0]].start_points(task, encoding)
