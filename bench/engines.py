@@ -3,7 +3,8 @@
 One invocation runs both engines on three tables, the same seeds for each:
 
 - ``taxi``: the bundled January/February 2021 months through the taxi recipe, XGBoost
-  with native categories (tunetrack's default study);
+  with native categories (tunetrack's default study); ``--taxi-fraction`` takes a seeded
+  sample of both months' rows, the same for every study;
 - ``diabetes``: scikit-learn's bundled diabetes regression (442 rows, 10 features),
   a random quarter of the rows validating;
 - ``breast_cancer``: scikit-learn's bundled breast-cancer classification (569 rows, 30
@@ -42,6 +43,7 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 import tunetrack
+from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, read_table
 from tunetrack.storage.in_memory import InMemoryStorage
 
 ENGINES = ("hyperopt", "optuna")
@@ -66,10 +68,19 @@ def sklearn_table(loader: Callable[..., Any]) -> pd.DataFrame:
     return frame.rename(columns={"target": "y"})
 
 
-def study_arguments(table: str) -> dict[str, Any]:
+def study_arguments(table: str, taxi_fraction: float) -> dict[str, Any]:
     """What ``create_study`` gets for ``table`` (besides engine, seed and storage)."""
     if table == "taxi":
-        return {"overrides": NO_START}
+        if taxi_fraction >= 1.0:
+            return {"overrides": NO_START}
+        # The same rows for every study: a seeded sample of each raw month.
+        train, valid = (
+            read_table(bundled_path(name), role=role)
+            .frame.sample(frac=taxi_fraction, random_state=0)
+            .sort_index()
+            for name, role in ((BUNDLED_TRAIN, "train"), (BUNDLED_VALID, "valid"))
+        )
+        return {"train": train, "valid": valid, "overrides": NO_START}
     loader = {"diabetes": load_diabetes, "breast_cancer": load_breast_cancer}[table]
     task = "classification" if table == "breast_cancer" else "regression"
     return {
@@ -181,6 +192,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--tables", default="taxi,diabetes,breast_cancer")
     parser.add_argument("--out", type=Path, default=Path("bench-engines.json"))
+    parser.add_argument(
+        "--taxi-fraction",
+        type=float,
+        default=1.0,
+        help="a seeded sample of the taxi months' rows (1: all of them)",
+    )
     parser.add_argument("--quick", action="store_true", help="5/10 trials, 5/10 s: a smoke run")
     args = parser.parse_args()
     marks = QUICK if args.quick else Marks()
@@ -190,7 +207,7 @@ def main() -> None:
     for seed in range(args.seeds):
         order = ENGINES if seed % 2 == 0 else ENGINES[::-1]
         for table in tables:
-            arguments = study_arguments(table)
+            arguments = study_arguments(table, args.taxi_fraction)
             for engine in order:
                 result = run(table, engine, seed, arguments, marks)
                 result["figures"] = figures(result, marks)
@@ -214,6 +231,7 @@ def main() -> None:
         "load_average_after": os.getloadavg(),
         "wall_seconds": round(time.time() - started),
         "seeds": args.seeds,
+        "taxi_fraction": args.taxi_fraction,
         "summary": summary,
         "wins": wins,
         "studies": results,
