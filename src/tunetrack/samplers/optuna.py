@@ -41,6 +41,7 @@ from tunetrack.samplers.base import Sampler, Suggestion
 from tunetrack.space import flatten_params
 from tunetrack.space.distributions import Categorical, Float, Int, Normal, from_spec
 from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
+from tunetrack.space.ranges import check_draws
 
 _OPTUNA_ALGORITHMS = ALGORITHMS["optuna"]
 
@@ -243,6 +244,7 @@ class OptunaSampler(Sampler):
         self, space: Mapping[str, Any], *, algo: str = "tpe", seed: int | Sequence[int] = 0
     ) -> None:
         check_algorithm(algo)
+        check_draws(space)  # the same spaces as the Hyperopt engine, with the same draws
         self._space = _compile(from_spec(space), "")
         if algo == "cmaes":
             choice = _first_choice(self._space)
