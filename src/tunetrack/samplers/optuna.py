@@ -12,7 +12,9 @@ The hp vocabulary keeps its meaning:
 - ``uniform``/``loguniform`` -> ``suggest_float`` (``log=True``); integers (``randint``,
   ``quniform``/``qloguniform`` with whole steps) -> ``suggest_int`` and arrive as ``int``;
 - ``quniform`` with a step ``q`` gives the multiples of ``q`` inside the bounds (as Hyperopt
-  does): an integer step index ``k`` is suggested and ``k * q`` arrives;
+  does; a space whose rounding could step past a bound is refused for both engines first,
+  ``space.ranges.check_draws``): an integer step index ``k`` is suggested and ``k * q``
+  arrives;
 - ``qloguniform`` with ``q`` > 1 (Optuna forbids a step on a log scale): a log-uniform
   draw rounded to the nearest multiple of ``q`` (Hyperopt's own definition), kept inside
   the bounds;
