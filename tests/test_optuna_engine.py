@@ -21,13 +21,13 @@ from .conftest import FAST
 SPEC = {
     "n": "randint(5)",
     "max_depth": "quniform(4, 100, 1)",
-    "leaves": "quniform(1, 20, 3)",
+    "leaves": "quniform(3, 18, 3)",
     "subsample": "quniform(0.05, 1, 0.1)",
     "gamma": "uniform(0, 2)",
     "learning_rate": "loguniform(-3, 0)",
     "min_child": "qloguniform(0, 3, 1)",
-    "bins": "qloguniform(0, 5, 5)",
-    "alpha": "qloguniform(-2, 2, 0.5)",
+    "bins": "qloguniform(1.609438, 4.976734, 5)",  # log 5, log 145
+    "alpha": "qloguniform(-0.693147, 1.94591, 0.5)",  # log 0.5, log 7
     "tree_method": {"choice": ["hist", "approx"]},
     "booster": {
         "choice": [{"booster": "gbtree"}, {"booster": "dart", "rate_drop": "uniform(0, 0.3)"}]
@@ -214,7 +214,7 @@ def test_a_point_outside_the_space_is_refused(case: str, params: dict[str, Any])
             "cmaes",
             ["cmaes", "'b'", "tpe"],
         ),
-        ("no q multiple in range", {"x": "quniform(0.1, 0.2, 0.5)"}, "tpe", ["'x'", "q=0.5"]),
+        ("no q multiple in range", {"x": "quniform(0.1, 0.2, 0.5)"}, "tpe", ["space.x", "q=0.5"]),
         ("unknown algorithm", {"x": "uniform(0, 1)"}, "rand", ["search.algo", "random"]),
     ],
 )

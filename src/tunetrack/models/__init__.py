@@ -17,7 +17,12 @@ from tunetrack.models.base import (
     Task,
     TrainingData,
 )
-from tunetrack.models.cross_family import FAMILY_KEY, default_space_for, family_branches
+from tunetrack.models.cross_family import (
+    FAMILY_KEY,
+    default_space_for,
+    family_branches,
+    family_spaces,
+)
 from tunetrack.models.lightgbm import LightGBMFamily
 from tunetrack.models.linear import LinearFamily
 from tunetrack.models.random_forest import RandomForestFamily
@@ -56,5 +61,6 @@ __all__ = [
     "TrainingData",
     "default_space_for",
     "family_branches",
+    "family_spaces",
     "get_model",
 ]

@@ -35,6 +35,7 @@ from tunetrack._core import REGRESSION as REGRESSION
 from tunetrack._core import TASKS as TASKS
 from tunetrack._core import Task
 from tunetrack.exceptions import ConfigError
+from tunetrack.space.ranges import Whole
 
 
 class Pruner(Protocol):
@@ -76,6 +77,10 @@ class ModelFamily(ABC):
     boosted: bool = False
     # The file name a saved model gets inside a packaged model's directory.
     model_file: str
+    # Parameters the library takes only as whole numbers (aliases included), with their
+    # valid range: a space that could hand one a real number or an out-of-range value is
+    # refused before the study is written (space.ranges.check_whole_params).
+    whole_params: Mapping[str, Whole] = {}
 
     @abstractmethod
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:

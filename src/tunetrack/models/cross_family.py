@@ -73,6 +73,20 @@ def family_branches(described: Mapping[str, Any], names: Sequence[str]) -> dict[
     return branches
 
 
+def family_spaces(
+    described: Mapping[str, Any], names: Sequence[str]
+) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(family, path, the part of the space its trials draw from) for each family branch
+    of a space ``family_branches`` accepted; one family owns a plain space."""
+    if len(names) == 1:
+        return [(names[0], "space", described)]
+    return [
+        (str(option[FAMILY_KEY]), f"space.{key}.choice[{i}]", option)
+        for key, value in described.items()
+        for i, option in enumerate(value["choice"])
+    ]
+
+
 def _leaf_names(described: Mapping[str, Any]) -> Iterable[str]:
     from tunetrack.space import space_leaves
 

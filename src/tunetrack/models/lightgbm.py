@@ -20,6 +20,7 @@ from tunetrack.exceptions import ConfigError
 from tunetrack.extras import require
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 from tunetrack.space.distributions import Float, Int, to_spec
+from tunetrack.space.ranges import Whole
 
 # Leaf-wise trees: num_leaves is the main capacity knob; learning rate and the L1/L2
 # penalties on log scales.
@@ -116,6 +117,29 @@ PARAM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("first_metric_only",),
 )
 KNOWN_PARAMS = frozenset(name for group in PARAM_GROUPS for name in group)
+# LightGBM's integer parameters and their ranges (its parameter docs), under every alias.
+# None is dropped (LightGBM's default applies); 24.8 or 24.0 is an error at fit.
+_WHOLE_GROUPS: dict[tuple[str, ...], Whole] = {
+    ("num_leaves", "max_leaves"): Whole(2, 131072, none=True),
+    ("max_depth",): Whole(none=True),
+    ("min_data_in_leaf", "min_child_samples"): Whole(0, none=True),
+    ("bagging_freq", "subsample_freq"): Whole(0, none=True),
+    ("min_data_per_group",): Whole(1, none=True),
+    ("max_cat_threshold",): Whole(1, none=True),
+    ("max_cat_to_onehot",): Whole(1, none=True),
+    ("top_k",): Whole(1, none=True),
+    ("num_grad_quant_bins",): Whole(1, none=True),
+    ("num_class",): Whole(1, none=True),
+    ("max_drop",): Whole(none=True),
+    ("num_threads", "n_jobs", "nthread"): Whole(none=True),
+    ("seed", "random_state"): Whole(none=True),
+    ("bagging_seed",): Whole(none=True),
+    ("feature_fraction_seed",): Whole(none=True),
+    ("extra_seed",): Whole(none=True),
+    ("drop_seed",): Whole(none=True),
+    ("verbosity", "verbose"): Whole(none=True),
+}
+WHOLE_PARAMS = {name: need for names, need in _WHOLE_GROUPS.items() for name in names}
 # Binning and missing-value settings belong to the Dataset, built once for all trials;
 # LightGBM refuses to change them afterwards ("Cannot change max_bin after constructed
 # Dataset handle"), so a trial could only fail on them.
@@ -142,6 +166,7 @@ class LightGBMFamily(ModelFamily):
     name = "lightgbm"
     boosted = True
     model_file = "model.txt"
+    whole_params = WHOLE_PARAMS
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)

@@ -26,6 +26,7 @@ from tunetrack.exceptions import ConfigError
 from tunetrack.models import _sklearn
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 from tunetrack.space.distributions import Categorical, Float, to_spec
+from tunetrack.space.ranges import Whole
 
 # The estimator is a conditional choice: each branch samples only its own parameters.
 # alpha / C on log scales; the sampled `kind` / `penalty` name the branch.
@@ -59,6 +60,13 @@ CLASSIFICATION_SPACE: dict[str, Any] = to_spec(
         )
     }
 )
+# scikit-learn's integer parameters of these estimators (a float is refused at fit).
+WHOLE_PARAMS: dict[str, Whole] = {
+    "max_iter": Whole(1),
+    "random_state": Whole(0, 2**32 - 1, none=True),
+    "n_jobs": Whole(none=True),
+    "verbose": Whole(0),
+}
 KINDS = ("ridge", "lasso", "elastic_net")
 PENALTIES = ("l2", "l1", "elasticnet")
 
@@ -71,6 +79,7 @@ class LinearFamily(ModelFamily):
     name = "linear"
     boosted = False
     model_file = "model.skops"
+    whole_params = WHOLE_PARAMS
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         check_known(

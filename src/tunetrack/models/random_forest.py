@@ -19,6 +19,7 @@ import numpy as np
 from tunetrack.models import _sklearn
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 from tunetrack.space.distributions import Categorical, Float, Int, to_spec
+from tunetrack.space.ranges import Whole
 
 DEFAULT_SPACE: dict[str, Any] = to_spec(
     {
@@ -32,6 +33,21 @@ DEFAULT_SPACE: dict[str, Any] = to_spec(
     }
 )
 
+# scikit-learn's integer parameters of a forest and their ranges: a float such as 42.5 or
+# 42.0 is refused at fit. Several also take a share of the rows or features in (0, 1].
+WHOLE_PARAMS: dict[str, Whole] = {
+    "n_estimators": Whole(1),
+    "max_depth": Whole(1, none=True),
+    "min_samples_split": Whole(2, share=True),
+    "min_samples_leaf": Whole(1, share=True),
+    "max_features": Whole(1, none=True, share=True, words=("sqrt", "log2")),
+    "max_leaf_nodes": Whole(2, none=True),
+    "max_samples": Whole(1, none=True, share=True),
+    "random_state": Whole(0, 2**32 - 1, none=True),
+    "n_jobs": Whole(none=True),
+    "verbose": Whole(0),
+}
+
 # The one type in a fitted forest that skops does not trust by default: the tree arrays.
 SKOPS_TYPES = frozenset({"sklearn.tree._tree.Tree"})
 
@@ -40,6 +56,7 @@ class RandomForestFamily(ModelFamily):
     name = "random_forest"
     boosted = False
     model_file = "model.skops"
+    whole_params = WHOLE_PARAMS
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         check_known(

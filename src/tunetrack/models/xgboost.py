@@ -18,6 +18,7 @@ import numpy as np
 from tunetrack.exceptions import ConfigError
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 from tunetrack.space.distributions import Float, Int, to_spec
+from tunetrack.space.ranges import Whole
 
 # The tutorial's search space, verbatim: learning rate and regularisation on log scales.
 # The default for ``features.encoding: onehot`` (the tutorial's own encoding).
@@ -141,6 +142,24 @@ KNOWN_PARAMS = frozenset(
         "ndcg_exp_gain",
     ]
 )
+# XGBoost's integer parameters and their ranges (its parameter docs). None is dropped
+# (XGBoost's default applies), so it is a value here; 7.0 or "7" is an error at fit.
+WHOLE_PARAMS: dict[str, Whole] = {
+    "max_depth": Whole(0, none=True),
+    "max_leaves": Whole(0, none=True),
+    "max_bin": Whole(2, none=True),
+    "num_parallel_tree": Whole(1, none=True),
+    "max_cat_to_onehot": Whole(1, none=True),
+    "max_cat_threshold": Whole(1, none=True),
+    "max_cached_hist_node": Whole(1, none=True),
+    "top_k": Whole(0, none=True),
+    "num_class": Whole(1, none=True),
+    "lambdarank_num_pair_per_sample": Whole(1, none=True),
+    "verbosity": Whole(0, 3, none=True),
+    "nthread": Whole(none=True),
+    "seed": Whole(none=True),
+    "random_state": Whole(none=True),
+}
 ALIASES = (
     ("eta", "learning_rate"),
     ("gamma", "min_split_loss"),
@@ -154,6 +173,7 @@ class XGBoostFamily(ModelFamily):
     name = "xgboost"
     boosted = True
     model_file = "model.ubj"
+    whole_params = WHOLE_PARAMS
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)

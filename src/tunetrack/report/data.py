@@ -23,17 +23,25 @@ from tunetrack.study import Study
 FAMILY_PARAM = "family"
 
 ABSENT_LABEL = "(absent)"
+# A sampled None is a value, not an absence (random forests' max_depth=None: no limit). On
+# a categorical axis it is the label NONE_LABEL; in a numeric column it is NONE_VALUE
+# (+inf: scikit-learn reads None as "no limit"), drawn on its own tick above the axis,
+# while a param the trial lacks is NaN, drawn below it.
+NONE_LABEL = "None"
+NONE_VALUE = math.inf
 COST_METRICS = ("fit_seconds", "model_bytes")
 MIN_TRIALS_FOR_IMPORTANCE = 5
 
 
 @dataclass(frozen=True)
 class Axis:
-    """One hyperparameter as a plot axis: ``scale`` is ``log``, ``linear`` or ``categorical``."""
+    """One hyperparameter as a plot axis: ``scale`` is ``log``, ``linear`` or ``categorical``;
+    ``nullable``: None is one of its values."""
 
     name: str
     scale: str
     categories: tuple[str, ...] = ()
+    nullable: bool = False
 
     @property
     def log(self) -> bool:
@@ -63,15 +71,21 @@ def param_axes(study: Study) -> list[Axis]:
             cats = tuple(dict.fromkeys([*known, *sorted(set(values) - set(known))]))
             if len(cats) < 2 and not leaf.conditional:
                 continue
-            axes.append(Axis(leaf.name, "categorical", cats))
+            axes.append(Axis(leaf.name, "categorical", cats, NONE_LABEL in cats))
         else:
-            axes.append(Axis(leaf.name, leaf.scale))
+            nullable = leaf.nullable or any(
+                leaf.name in t.params and t.params[leaf.name] is None for t in study.trials
+            )
+            axes.append(Axis(leaf.name, leaf.scale, nullable=nullable))
     return axes
 
 
 def trials_table(study: Study) -> pd.DataFrame:
     """One row per trial: number, run_id, state, value (the metric, NaN when missing),
-    the cost metrics, and one column per axis (float, or label text for categoricals)."""
+    the cost metrics, and one column per axis (float, or label text for categoricals).
+
+    A param the trial lacks is NaN (``ABSENT_LABEL`` on a categorical axis); a sampled None
+    is ``NONE_VALUE`` (``NONE_LABEL``), so the two never read alike."""
     axes = param_axes(study)
     rows = []
     for t in study.trials:
@@ -84,11 +98,14 @@ def trials_table(study: Study) -> pd.DataFrame:
         for cost in COST_METRICS:
             row[cost] = _nan(t.value(cost))
         for axis in axes:
+            present = axis.name in t.params
             raw = t.params.get(axis.name)
-            if axis.numeric:
-                row[axis.name] = float(raw) if _is_number(raw) else math.nan
+            if not present:
+                row[axis.name] = math.nan if axis.numeric else ABSENT_LABEL
+            elif axis.numeric:
+                row[axis.name] = NONE_VALUE if raw is None else _float(raw)
             else:
-                row[axis.name] = ABSENT_LABEL if raw is None else _label(raw)
+                row[axis.name] = _label(raw)
         rows.append(row)
     columns = ["number", "run_id", "state", "value", *COST_METRICS, *(a.name for a in axes)]
     return pd.DataFrame(rows, columns=columns)
@@ -136,13 +153,23 @@ def feature_matrix(frame: pd.DataFrame, axes: Sequence[Axis]) -> pd.DataFrame:
     for axis in axes:
         col = frame[axis.name]
         if axis.log:
-            columns[axis.name] = np.log10(col.where(col > 0))
+            columns[axis.name] = none_above(np.log10(col.where(col > 0)))
         elif axis.numeric:
-            columns[axis.name] = col.astype(float)
+            columns[axis.name] = none_above(col.astype(float))
         else:
             codes = {label: i for i, label in enumerate((*axis.categories, ABSENT_LABEL))}
             columns[axis.name] = col.map(codes).astype(float)
     return pd.DataFrame(columns, index=frame.index)
+
+
+def none_above(column: pd.Series) -> pd.Series:
+    """A numeric column with its None values (+inf) moved just above its largest value: a
+    level of their own that a model or a plot can take (NaN stays NaN)."""
+    finite = column[np.isfinite(column)]
+    if not np.isinf(column).any():
+        return column
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+    return column.replace([np.inf], high + (0.1 * (high - low) or 1.0))
 
 
 def importance(study: Study, *, seed: int = 0, n_repeats: int = 10) -> pd.Series:
@@ -191,7 +218,11 @@ def important_pairs(study: Study, *, top: int = 3, ranking: pd.Series | None = N
 
 def top_trials(study: Study, k: int = 10) -> pd.DataFrame:
     """The ``k`` best trials: rank, number, run id, metric, costs and hyperparameters."""
-    done = completed_table(study).head(k)
+    done = completed_table(study).head(k).copy()
+    for axis in param_axes(study):
+        if axis.numeric and axis.nullable:  # None as None, not as +inf
+            column = done[axis.name].astype(object)
+            done[axis.name] = column.where(column != NONE_VALUE, NONE_LABEL)
     frame = done.drop(columns=["state"]).rename(columns={"value": study.metric})
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
@@ -248,5 +279,9 @@ def _nan(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+def _float(value: Any) -> float:
+    return float(value) if _is_number(value) else math.nan
+
+
 def _label(value: Any) -> str:
-    return ABSENT_LABEL if value is None else str(value)
+    return NONE_LABEL if value is None else str(value)

@@ -77,7 +77,22 @@ def scatter(study: Study, *, params: list[str] | None = None) -> Any:
             row=row,
             col=col,
         )
-        xaxis: dict[str, Any] = {"title_text": panel.param}
+        if panel.none_x is not None:  # sampled None: apart, to the right, as diamonds
+            fig.add_trace(
+                go.Scatter(
+                    x=[panel.none_x] * len(panel.none_y),
+                    y=list(panel.none_y),
+                    mode="markers",
+                    marker={"size": 8, "symbol": "diamond", "color": "firebrick"},
+                    text=[f"trial {n}: {panel.param}=None" for n in panel.none_numbers],
+                    name=f"{panel.param}=None",
+                    showlegend=False,
+                ),
+                row=row,
+                col=col,
+            )
+        title = panel.param if panel.none_x is None else f"{panel.param} (diamonds: None)"
+        xaxis: dict[str, Any] = {"title_text": title}
         if panel.scale == "log":
             xaxis["type"] = "log"
         elif panel.scale == "categorical":

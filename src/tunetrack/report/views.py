@@ -10,7 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tunetrack.report.data import ABSENT_LABEL, Axis, completed_table, param_axes
+from tunetrack.report.data import (
+    ABSENT_LABEL,
+    NONE_LABEL,
+    Axis,
+    completed_table,
+    param_axes,
+)
 from tunetrack.study import Study
 
 
@@ -41,7 +47,7 @@ def parallel_coordinates(study: Study, *, top_k: int | None = 50) -> ParallelDat
 
     Log axes are drawn in log10 with ticks labelled in real values; categoricals are codes
     with their full labels; a trial without a param sits on an ``(absent)`` tick below the
-    axis instead of being dropped.
+    axis instead of being dropped, and a sampled None on a ``None`` tick above it.
     """
     done = completed_table(study)
     total = len(done)
@@ -73,13 +79,17 @@ def _dimension(axis: Axis, column: pd.Series) -> Dimension:
 
 def _numeric_dimension(name: str, column: pd.Series, *, log: bool) -> Dimension:
     plotted = np.log10(column.where(column > 0)) if log else column
-    present = plotted.dropna()
+    present = plotted[np.isfinite(plotted)]
     low, high = (float(present.min()), float(present.max())) if len(present) else (0.0, 1.0)
     if high == low:
         low, high = low - 0.5, high + 0.5
     tickvals = _log_ticks(low, high) if log else list(np.linspace(low, high, 5))
     ticktext = [_fmt(10**v if log else v) for v in tickvals]
-    if plotted.isna().any():
+    if np.isinf(plotted).any():  # sampled None: its own tick above the values
+        none_at = high + 0.1 * (high - low)
+        plotted = plotted.replace([np.inf], none_at)
+        tickvals, ticktext, high = [*tickvals, none_at], [*ticktext, NONE_LABEL], none_at
+    if plotted.isna().any():  # absent: its own tick below
         absent = low - 0.1 * (high - low)
         plotted = plotted.fillna(absent)
         tickvals, ticktext, low = [absent, *tickvals], [ABSENT_LABEL, *ticktext], absent
@@ -118,18 +128,35 @@ class ScatterData:
     y: tuple[float, ...]
     numbers: tuple[int, ...]
     categories: tuple[str, ...] = ()
+    # Trials that sampled None on a numeric axis: drawn apart, at ``none_x`` (real units).
+    none_x: float | None = None
+    none_y: tuple[float, ...] = ()
+    none_numbers: tuple[int, ...] = ()
 
 
 def scatter(study: Study) -> list[ScatterData]:
-    """Each hyperparameter against the metric, over completed trials (absent ones left out)."""
+    """Each hyperparameter against the metric, over completed trials (absent ones left out;
+    a sampled None on a numeric axis drawn apart, to the right of the values)."""
     done = completed_table(study)
     out = []
     for axis in param_axes(study):
         col = done[axis.name]
         keep = col.notna()
+        none_x, nones = None, done.iloc[0:0]
+        if axis.numeric:
+            nones = done[np.isinf(col.astype(float))]
+            keep &= np.isfinite(col.astype(float))
         if axis.log:
             keep &= col > 0
         sub = done[keep]
+        if len(nones):
+            values = sub[axis.name].astype(float)
+            if axis.log:
+                logs = np.log10(values) if len(values) else pd.Series([0.0])
+                none_x = float(10 ** (logs.max() + (0.1 * np.ptp(logs) or 1.0)))
+            else:
+                low, high = (values.min(), values.max()) if len(values) else (0.0, 0.0)
+                none_x = float(high + (0.1 * (high - low) or 1.0))
         out.append(
             ScatterData(
                 axis.name,
@@ -138,6 +165,9 @@ def scatter(study: Study) -> list[ScatterData]:
                 tuple(sub["value"].astype(float).tolist()),
                 tuple(int(n) for n in sub["number"]),
                 axis.categories if not axis.numeric else (),
+                none_x,
+                tuple(nones["value"].astype(float).tolist()),
+                tuple(int(n) for n in nones["number"]),
             )
         )
     return out
@@ -167,7 +197,8 @@ def contour(study: Study, x: str, y: str, *, grid: int = 40) -> ContourData | No
     axes = {a.name: a for a in param_axes(study)}
     ax, ay = axes[x], axes[y]
     done = completed_table(study)
-    sub = done[done[x].notna() & done[y].notna()]
+    # Finite values only: a sampled None (+inf) has no place on a surface.
+    sub = done[np.isfinite(done[x].astype(float)) & np.isfinite(done[y].astype(float))]
     if ax.log:
         sub = sub[sub[x] > 0]
     if ay.log:

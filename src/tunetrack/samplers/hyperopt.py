@@ -26,6 +26,7 @@ from tunetrack.samplers.base import Sampler, Suggestion
 from tunetrack.space import build_space, flatten_params
 from tunetrack.space.leaves import DISTRIBUTION_KEYS
 from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
+from tunetrack.space.ranges import check_draws
 
 Vals = dict[str, list[Any]]
 
@@ -70,6 +71,7 @@ class HyperoptSampler(Sampler):
         from hyperopt import Domain, Trials
 
         self._described = dict(space)
+        check_draws(self._described)  # no draw may round past its leaf's bounds
         self._space = build_space(self._described)
         self._domain = Domain(_never_called, self._space)
         self._trials = Trials()

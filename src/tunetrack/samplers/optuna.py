@@ -12,7 +12,9 @@ The hp vocabulary keeps its meaning:
 - ``uniform``/``loguniform`` -> ``suggest_float`` (``log=True``); integers (``randint``,
   ``quniform``/``qloguniform`` with whole steps) -> ``suggest_int`` and arrive as ``int``;
 - ``quniform`` with a step ``q`` gives the multiples of ``q`` inside the bounds (as Hyperopt
-  does): an integer step index ``k`` is suggested and ``k * q`` arrives;
+  does; a space whose rounding could step past a bound is refused for both engines first,
+  ``space.ranges.check_draws``): an integer step index ``k`` is suggested and ``k * q``
+  arrives;
 - ``qloguniform`` with ``q`` > 1 (Optuna forbids a step on a log scale): a log-uniform
   draw rounded to the nearest multiple of ``q`` (Hyperopt's own definition), kept inside
   the bounds;
@@ -41,6 +43,7 @@ from tunetrack.samplers.base import Sampler, Suggestion
 from tunetrack.space import flatten_params
 from tunetrack.space.distributions import Categorical, Float, Int, Normal, from_spec
 from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
+from tunetrack.space.ranges import check_draws
 
 _OPTUNA_ALGORITHMS = ALGORITHMS["optuna"]
 
@@ -243,6 +246,7 @@ class OptunaSampler(Sampler):
         self, space: Mapping[str, Any], *, algo: str = "tpe", seed: int | Sequence[int] = 0
     ) -> None:
         check_algorithm(algo)
+        check_draws(space)  # the same spaces as the Hyperopt engine, with the same draws
         self._space = _compile(from_spec(space), "")
         if algo == "cmaes":
             choice = _first_choice(self._space)

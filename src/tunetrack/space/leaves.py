@@ -32,13 +32,19 @@ class Leaf:
 
     ``scale`` is ``log`` (log-distributed), ``linear``, ``categorical`` (non-numeric choice
     values) or ``constant``; ``options`` holds choice values or the constant; ``conditional``
-    is true when some branch of a ``choice`` leaves it out.
+    is true when some branch of a ``choice`` leaves it out. A None option is a value the
+    parameter takes (``nullable``), not an absence: ``max_depth: choice([None, ...])`` is
+    never conditional.
     """
 
     name: str
     scale: str
     options: tuple[Any, ...] = ()
     conditional: bool = False
+
+    @property
+    def nullable(self) -> bool:
+        return None in self.options
 
 
 def space_leaves(described: Mapping[str, Any]) -> dict[str, Leaf]:
@@ -87,7 +93,7 @@ def _merge_leaves(name: str, leaves: list[Leaf], conditional: bool) -> Leaf:
         scale = "constant"
     else:
         scale = "linear" if numeric and any(o is not None for o in options) else "categorical"
-    return Leaf(name, scale, options, conditional or None in options)
+    return Leaf(name, scale, options, conditional)
 
 
 def _hashable(value: Any) -> bool:

@@ -55,12 +55,15 @@ RUN_STATUS = {
     TrialState.RUNNING: "RUNNING",
 }
 
-# MLflow's charts drop a run that lacks a param and treat a "None" as a category, so every
-# trial logs the same flat set: an absent or None numeric param is logged as this sentinel
-# and an absent categorical one as ABSENT_TEXT. The typed truth (absent stays absent) is the
+# MLflow's charts drop a run that lacks a param, so every trial logs the same flat set: a
+# param the trial did not sample is logged as ABSENT_NUMBER on a numeric axis, or as
+# ABSENT_TEXT on a categorical one or one that can be None. A sampled None is a value
+# (max_depth=None: no limit) and is logged as NONE_TEXT, as MLflow's autologging writes it,
+# never as a marker. The typed truth (None is null, absent stays absent) is the
 # tunetrack.params JSON tag, which is what load_study reads.
 ABSENT_NUMBER = -1
 ABSENT_TEXT = "(absent)"
+NONE_TEXT = "None"
 
 
 def curve_points(curve: Sequence[float]) -> list[tuple[int, float]]:
@@ -97,17 +100,23 @@ STUDY_FILTER = f"tags.`{TAG_ROLE}` = '{ROLE_STUDY}'"
 def ui_params(params: Mapping[str, Any], leaves: Mapping[str, Any]) -> dict[str, Any]:
     """The trial's params as MLflow shows them: every leaf of the space, none missing.
 
-    ``leaves`` maps a flat parameter name to its ``space.Leaf`` (only ``scale`` is read).
+    ``leaves`` maps a flat parameter name to its ``space.Leaf`` (``scale`` and ``options``
+    are read). A sampled None stays None (``param_text`` writes NONE_TEXT); only a param
+    the trial lacks gets a marker.
     """
     out = dict(params)
     for name, leaf in leaves.items():
-        if out.get(name) is None:
-            out[name] = ABSENT_TEXT if leaf.scale == "categorical" else ABSENT_NUMBER
+        if name not in out:
+            text = leaf.scale == "categorical" or None in leaf.options
+            out[name] = ABSENT_TEXT if text else ABSENT_NUMBER
     return out
 
 
 def param_text(value: Any) -> str:
-    """A param as MLflow stores it: ints as "12" (not "12.0"), floats exact (repr)."""
+    """A param as MLflow stores it: ints as "12" (not "12.0"), floats exact (repr), None
+    as NONE_TEXT."""
+    if value is None:
+        return NONE_TEXT
     if isinstance(value, str):
         return value
     if isinstance(value, list | tuple | dict):

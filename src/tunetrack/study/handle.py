@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunetrack._core import TrialState
@@ -126,6 +127,14 @@ class Study:
             row["error"] = t.error
             rows.append(row)
         frame = pd.DataFrame(rows)
+        # pandas reads None in a numeric column as NaN, the mark of a param a trial lacks;
+        # a sampled None (max_depth=None: no limit) stays None in an object column.
+        for key in sorted({k for t in self.trials for k, v in t.params.items() if v is None}):
+            frame[f"params.{key}"] = pd.Series(
+                [t.params.get(key, np.nan) for t in self.trials],
+                index=frame.index,
+                dtype=object,
+            )
         return frame.set_index("number") if len(frame) else frame
 
     def trials_dataframe(self) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from tunetrack.models import (
     TrainingData,
     default_space_for,
     family_branches,
+    family_spaces,
     get_model,
 )
 from tunetrack.preparation import (
@@ -38,6 +39,7 @@ from tunetrack.preparation import (
 from tunetrack.pruners import check_pruner
 from tunetrack.samplers import check_engine
 from tunetrack.space import build_space, describe_space
+from tunetrack.space.ranges import check_draws, check_whole_params
 from tunetrack.storage import DatasetRecord
 
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
@@ -169,6 +171,10 @@ def prepare_inputs(
         ]
     for name, params in family_branches(described, names).items():
         families[name].check_param_names(params, where="space")
+    # Every draw inside its own bounds, and whole numbers where a family needs them.
+    check_draws(described)
+    for name, where, part in family_spaces(described, names):
+        check_whole_params(part, families[name].whole_params, family=name, path=where)
     for family in families.values():
         family.check_param_names(config.model.params, where="model.params")
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
