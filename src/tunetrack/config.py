@@ -48,7 +48,9 @@ class DataConfig:
     With no ``target`` the bundled NYC taxi months and the ``nyc-taxi`` recipe are used;
     with one, any table works (the ``tabular`` recipe). No ``valid`` file means a seeded
     random split of ``train`` (``valid_fraction``, 0.2 unless set), or a time split when
-    ``split_column`` names the column to order by (the latest rows validate).
+    ``split_column`` names the column to order by (the latest rows validate); a
+    classification target's random split is stratified by class. ``drop_refunds``
+    (nyc-taxi only) drops trips with a negative fare or total.
     """
 
     train: str | None = None
@@ -58,6 +60,7 @@ class DataConfig:
     task: str = "auto"
     valid_fraction: float | None = None
     split_column: str | None = None
+    drop_refunds: bool = True
 
 
 @dataclass(frozen=True)
@@ -419,6 +422,11 @@ def _check_data(data: DataConfig) -> None:
         raise ConfigError("the tabular recipe needs a target column; pass --target COLUMN")
     if data.recipe == TABULAR_RECIPE and data.train is None:
         raise ConfigError("the tabular recipe needs data; pass --train PATH (and --target)")
+    if not data.drop_refunds and data.recipe != TAXI_RECIPE:
+        raise ConfigError(
+            f"data.drop_refunds applies to the {TAXI_RECIPE} recipe only (this study uses "
+            f"{data.recipe!r}, which keeps every row with a target); remove it"
+        )
     fraction = data.valid_fraction
     if fraction is not None and not 0 < fraction < 1:
         raise ConfigError(

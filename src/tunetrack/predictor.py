@@ -70,7 +70,9 @@ class Predictor:
         if len(features) == 0:
             width = (0, self.task.n_classes) if self.task.is_classification else (0,)
             return np.empty(width, dtype="float64")
-        return self.family.predict(self.model, self.encoder.transform(features), self.task)
+        encoded = self.encoder.transform(features)
+        self.family.check_input(encoded, self.encoder.feature_names, "predict")
+        return self.family.predict(self.model, encoded, self.task)
 
     def save(self, directory: str | os.PathLike[str]) -> dict[str, str]:
         """Write the two files into ``directory``; returns MLflow's ``artifacts`` mapping."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ from tunetrack.data import (
     Recipe,
     Table,
     TabularRecipe,
+    TaxiDurationRecipe,
     bundled_path,
     check_recipe_name,
     choose_columns,
@@ -68,6 +69,11 @@ class StudyData:
     y_train: np.ndarray
     y_valid: np.ndarray
     notes: tuple[str, ...] = ()  # what was inferred, for the user to read
+    warnings: tuple[str, ...] = ()  # what may mislead the user, said whatever the verbosity
+    # Rows each side read, and left out per recipe reason: {"train": {"read": 600, ...}}.
+    rows: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    # Classes the training rows have and the validation rows lack (labels).
+    valid_missing_classes: tuple[Any, ...] = ()
 
     @property
     def target(self) -> str:
@@ -155,19 +161,40 @@ def splits_train(data: DataConfig, *, valid_given: bool) -> bool:
     return asked or data.recipe != TAXI_RECIPE
 
 
-def split(train: Table, data: DataConfig, seed: int) -> tuple[Table, Table, list[str]]:
-    """Split ``train`` as the config says; notes say how when the user did not."""
+def split(
+    train: Table, data: DataConfig, seed: int, *, by_class: bool = True
+) -> tuple[Table, Table, list[str]]:
+    """Split ``train`` as the config says; notes say how when the user did not.
+    ``by_class=False`` splits a classification table as older studies did (plain
+    random), for ``select`` to rebuild their validation rows."""
     fraction = data.valid_fraction or DEFAULT_VALID_FRACTION
+    stratify = _class_column(train, data) if by_class else None
     train_part, valid_part = split_table(
-        train, fraction=fraction, seed=seed, split_column=data.split_column
+        train, fraction=fraction, seed=seed, split_column=data.split_column, stratify=stratify
     )
-    how = (
-        f"the latest {fraction:.0%} by {data.split_column}"
-        if data.split_column
-        else f"a random {fraction:.0%} (seed {seed})"
-    )
+    if data.split_column:
+        how = f"the latest {fraction:.0%} by {data.split_column}"
+    elif stratify:
+        how = f"a random {fraction:.0%} (seed {seed}, stratified by {stratify})"
+    else:
+        how = f"a random {fraction:.0%} (seed {seed})"
     notes = [] if data.valid_fraction else [f"validation: {how} of the train rows (no --valid)"]
     return train_part, valid_part, notes
+
+
+def _class_column(train: Table, data: DataConfig) -> str | None:
+    """The target column when a random split should keep each class's share: a tabular
+    study whose target is (or, for task auto, reads as) classes."""
+    target = data.target
+    if data.split_column is not None or data.recipe != TABULAR_RECIPE or target is None:
+        return None
+    if target not in train.frame.columns or data.task == REGRESSION:
+        return None  # a missing target column is reported by the recipe
+    try:
+        task, _ = decide_task(train.frame[target], data.task, target)
+    except DataError:
+        return None  # e.g. one class: the same check on the training rows says so
+    return target if task.is_classification else None
 
 
 def prepare_study_data(
@@ -176,8 +203,14 @@ def prepare_study_data(
     """Clean, type and encode both sides; the target becomes values or class codes."""
     notes = list(notes)
     recipe = _recipe(config, train_table.frame, notes)
-    train_df = recipe.prepare(train_table.frame, role="train")
-    valid_df = recipe.prepare(valid_table.frame, role="valid")
+    train_df, train_dropped = recipe.prepare_counted(train_table.frame, role="train")
+    valid_df, valid_dropped = recipe.prepare_counted(valid_table.frame, role="valid")
+    rows = {
+        "train": {"read": len(train_table.frame), **train_dropped},
+        "valid": {"read": len(valid_table.frame), **valid_dropped},
+    }
+    notes += [_dropped_note(recipe, role, counts) for role, counts in rows.items()]
+    notes = [n for n in notes if n]
     if len(train_df) < MIN_TRAIN_ROWS:
         raise DataError(
             f"train data has {len(train_df)} usable row(s) after filtering; tuning needs at "
@@ -207,19 +240,55 @@ def prepare_study_data(
         numeric=recipe.numeric,
         cross=config.data.recipe == TAXI_RECIPE,
     )
+    y_train = encode_target(train_df[recipe.target], task, "train", recipe.target)
+    y_valid = encode_target(valid_df[recipe.target], task, "valid", recipe.target)
+    missing = _missing_classes(task, y_train, y_valid)
+    warnings = [_missing_classes_warning(task, y_train, len(y_valid), missing)] if missing else []
     return StudyData(
         recipe=recipe,
         task=task,
         encoder=encoder,
         train=train_df,
         valid=valid_df,
-        y_train=encode_target(train_df[recipe.target], task, "train", recipe.target),
-        y_valid=encode_target(valid_df[recipe.target], task, "valid", recipe.target),
+        y_train=y_train,
+        y_valid=y_valid,
         notes=tuple(notes),
+        warnings=tuple(warnings),
+        rows=rows,
+        valid_missing_classes=tuple(task.classes[code] for code in missing),
+    )
+
+
+def _dropped_note(recipe: Recipe, role: str, counts: Mapping[str, int]) -> str:
+    """``"train data: left out 3 of 600 rows (3 with no target value)"``, or ''."""
+    parts = [f"{counts[key]:,} {why}" for key, why in recipe.drop_reasons.items() if counts[key]]
+    left_out = sum(counts[key] for key in recipe.drop_reasons)
+    if not left_out:
+        return ""
+    return f"{role} data: left out {left_out:,} of {counts['read']:,} rows ({', '.join(parts)})"
+
+
+def _missing_classes(task: Task, y_train: np.ndarray, y_valid: np.ndarray) -> list[int]:
+    if not task.is_classification:
+        return []
+    return sorted(set(np.unique(y_train).tolist()) - set(np.unique(y_valid).tolist()))
+
+
+def _missing_classes_warning(
+    task: Task, y_train: np.ndarray, n_valid: int, missing: Sequence[int]
+) -> str:
+    counts = np.bincount(y_train, minlength=task.n_classes)
+    shown = ", ".join(f"{task.classes[c]!r} ({counts[c]} train rows)" for c in missing)
+    return (
+        f"the {n_valid} validation rows hold no row of class(es) {shown}, so the metrics "
+        "cannot tell how the model predicts them (accuracy can look perfect, AUC may be "
+        "missing); pass a --valid file with every class, or more rows"
     )
 
 
 def _recipe(config: StudyConfig, train: pd.DataFrame, notes: list[str]) -> Recipe:
+    if config.data.recipe == TAXI_RECIPE:
+        return TaxiDurationRecipe(drop_refunds=config.data.drop_refunds)
     if config.data.recipe != TABULAR_RECIPE:
         return get_recipe(config.data.recipe)
     features = config.features

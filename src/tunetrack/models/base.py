@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,6 +97,11 @@ class ModelFamily(ABC):
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         """Raise ConfigError naming a parameter the family does not know (a typo would
         otherwise be tuned for nothing)."""
+
+    def check_input(self, x: Any, feature_names: Sequence[str], role: str) -> None:
+        """Raise DataError (one line, naming the column) for encoded rows the family
+        cannot train on or predict; every family takes missing values unless it says so."""
+        return None
 
     @abstractmethod
     def prepare(

@@ -4,18 +4,21 @@ Not boosted: a forest is fitted in one go, so the round arguments, early stoppin
 pruner and a deadline met mid-fit do not apply (a trial's time is bounded by the size
 of the forest the space allows). Categorical columns are given to the trees as their
 category codes with NaN for missing (scikit-learn's forests split on NaN since 1.4);
-sparse (one-hot) input passes through. Models are stored with skops, not pickle.
+sparse (one-hot) input passes through, but scikit-learn's forests take no missing value
+in sparse input, so one there is refused up front. Models are stored with skops, not
+pickle.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tunetrack.exceptions import DataError
 from tunetrack.models import _sklearn
 from tunetrack.models.base import FitResult, ModelFamily, Pruner, Task, TrainingData, check_known
 from tunetrack.space.distributions import Categorical, Float, Int, to_spec
@@ -69,6 +72,25 @@ class RandomForestFamily(ModelFamily):
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return DEFAULT_SPACE
+
+    def check_input(self, x: Any, feature_names: Sequence[str], role: str) -> None:
+        import scipy.sparse as sp
+
+        if not sp.issparse(x):
+            return
+        csr = sp.csr_matrix(x)
+        missing = np.isnan(csr.data)
+        if not missing.any():
+            return
+        columns = csr.indices[missing]
+        first = int(columns[0])
+        name = feature_names[first] if first < len(feature_names) else f"#{first}"
+        raise DataError(
+            f"{role} data column {name} has {int((columns == first).sum())} missing value(s) "
+            f"({int(missing.sum())} in all), which the {self.name} family cannot take with "
+            "features.encoding=onehot (scikit-learn's forests take missing values only in "
+            "dense input): set features.encoding=native, or fill them"
+        )
 
     def prepare(
         self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task

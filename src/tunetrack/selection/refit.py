@@ -60,14 +60,17 @@ def study_tables(
     data = config.data
     if not splits_train(data, valid_given=valid is not None or data.valid is not None):
         return train_table, _study_table(study, "valid", valid, run_params, sources.get("valid"))
-    train_table, valid_table, _ = split(train_table, data, config.search.seed)
+    train_part, valid_table, _ = split(train_table, data, config.search.seed)
     expected = run_params.get("data.valid_sha256")
+    if expected and expected != valid_table.digest:
+        # A classification study tuned before random splits kept each class's share.
+        train_part, valid_table, _ = split(train_table, data, config.search.seed, by_class=False)
     if expected and expected != valid_table.digest:
         raise ModelError(
             f"splitting {train_table.source} again does not give study {study.run_id}'s "
             "validation rows (sha256 differs); pass --train with the study's original file"
         )
-    return train_table, valid_table
+    return train_part, valid_table
 
 
 def _study_table(

@@ -25,6 +25,11 @@ TAG_STOPPED_BY = "tunetrack.stopped_by"
 TAG_PRUNED_AT = "tunetrack.pruned_at"  # on a pruned trial: the round (0-based) it stopped at
 TAG_STOP_REASON = "tunetrack.stop_reason"  # on the study: max_evals, timeout, ...
 TAG_BEST_TRIAL_RUN = "tunetrack.best_trial_run_id"
+# On the study: rows each side read and left out, per reason, as JSON
+# ({"train": {"read": 600, "missing_target": 3}, "valid": {...}}).
+TAG_DATA_ROWS = "tunetrack.data.rows"
+# On the study, only when it happened: the training classes validation lacks (JSON list).
+TAG_VALID_MISSING_CLASSES = "tunetrack.data.valid_missing_classes"
 TAG_MODEL = "model"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"

@@ -59,7 +59,7 @@ def reopen(
             f"run {parent.run_id} is not a tunetrack study (tag {schema.TAG_ROLE}="
             f"{parent.tags.get(schema.TAG_ROLE)!r}); pass the study's parent run id"
         )
-    stored = storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT)
+    stored = _with_defaults(storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT))
     current = json_roundtrip(config.to_dict(describe_space))
     for key in _differing_keys(stored, current):
         if key not in RESUMABLE_CHANGES:
@@ -100,6 +100,17 @@ def _read_trial(
         family = record.family or next(iter(inputs.families))
         curves = reopened.curves.setdefault(family, CurveHistory())
         curves.add(storage.curve(run.run_id), complete=not cut_by_pruner)
+
+
+def _with_defaults(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored config with keys added to tunetrack since it was written set to their
+    defaults (what that study ran with), so they do not read as a change."""
+    defaults = json_roundtrip(StudyConfig().to_raw())
+    out = dict(stored)
+    for section, values in defaults.items():
+        if isinstance(values, dict) and isinstance(out.get(section), dict):
+            out[section] = {**values, **out[section]}
+    return out
 
 
 def _differing_keys(a: Any, b: Any, prefix: str = "") -> list[str]:

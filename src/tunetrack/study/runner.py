@@ -32,7 +32,13 @@ from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage,
 from tunetrack.study.handle import Study
 from tunetrack.study.loop import StudyLoop
 from tunetrack.study.resume import Reopened, reopen
-from tunetrack.study.setup import StudyInputs, json_roundtrip, prepare_inputs, study_params
+from tunetrack.study.setup import (
+    StudyInputs,
+    json_roundtrip,
+    prepare_inputs,
+    study_params,
+    study_tags,
+)
 from tunetrack.trial import publish, withdraw
 
 
@@ -70,6 +76,8 @@ def run_study(
     if progress:
         for note in inputs.study_data.notes:
             print(f"tunetrack: {note}", file=sys.stderr)
+    for warning in inputs.study_data.warnings:  # said even with --quiet
+        print(f"tunetrack: warning: {warning}", file=sys.stderr)
     store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
     store.check_reachable()
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
@@ -81,7 +89,11 @@ def run_study(
         record = StudyRecord(
             model=inputs.model_label,
             engine=search.engine,
-            tags={schema.TAG_ENGINE: search.engine, schema.TAG_ALGO: search.algo},
+            tags={
+                schema.TAG_ENGINE: search.engine,
+                schema.TAG_ALGO: search.algo,
+                **study_tags(inputs),
+            },
             params=study_params(config, inputs),
             config=config_json,
             space=inputs.described_space,

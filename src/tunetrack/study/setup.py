@@ -40,7 +40,7 @@ from tunetrack.pruners import check_pruner
 from tunetrack.samplers import check_engine
 from tunetrack.space import build_space, describe_space
 from tunetrack.space.ranges import check_draws, check_whole_params
-from tunetrack.storage import DatasetRecord
+from tunetrack.storage import DatasetRecord, schema
 
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -178,6 +178,10 @@ def prepare_inputs(
     for family in families.values():
         family.check_param_names(config.model.params, where="model.params")
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
+    feature_names = study_data.encoder.feature_names
+    for family in families.values():
+        family.check_input(x_train, feature_names, "train")
+        family.check_input(x_valid, feature_names, "valid")
     training = {
         name: family.prepare(x_train, study_data.y_train, x_valid, study_data.y_valid, task)
         for name, family in families.items()
@@ -226,12 +230,25 @@ def study_params(config: StudyConfig, inputs: StudyInputs) -> dict[str, Any]:
         "early_stopping_rounds": model.early_stopping_rounds,
         "encoding": encoder.encoding,
         "recipe": config.data.recipe,
+        **{f"recipe.{k}": v for k, v in inputs.study_data.recipe.settings().items()},
         "n_train_rows": len(train),
         "n_valid_rows": len(valid),
         "n_features": len(encoder.feature_names),
         # Threads the trials trained with, so a refit elsewhere can match them exactly.
         "nthread": model.params.get("nthread", os.cpu_count() or 1),
     }
+
+
+def study_tags(inputs: StudyInputs) -> dict[str, str]:
+    """The study run's data tags: rows read and left out, and any training class the
+    validation rows lack (the run says what the metrics cannot)."""
+    data = inputs.study_data
+    tags = {schema.TAG_DATA_ROWS: json.dumps(data.rows, sort_keys=True)}
+    if data.valid_missing_classes:
+        tags[schema.TAG_VALID_MISSING_CLASSES] = json.dumps(
+            list(data.valid_missing_classes), default=str
+        )
+    return tags
 
 
 def json_roundtrip(value: Any) -> Any:

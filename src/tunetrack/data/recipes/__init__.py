@@ -49,6 +49,8 @@ def recipe_from_json(data: Mapping[str, Any]) -> Recipe:
     """The recipe a packaged model stored with :meth:`Recipe.to_json`."""
     if data.get("name") == TabularRecipe.name:
         return TabularRecipe.from_json(data)
+    if data.get("name") == TaxiDurationRecipe.name:
+        return TaxiDurationRecipe(drop_refunds=bool(data.get("drop_refunds", True)))
     return get_recipe(str(data.get("name")))
 
 

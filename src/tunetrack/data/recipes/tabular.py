@@ -2,7 +2,8 @@
 
 Typing happens once, on the training rows only, and the result (which columns are
 numeric, categorical or datetime) is part of the packaged model, so a file scored later
-is read exactly as the training file was. Rows are never dropped at prediction time.
+is read exactly as the training file was. Rows are never dropped at prediction time;
+training and validation rows without a target value are left out, and counted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tunetrack.data.recipes.base import Recipe, shown_columns
+from tunetrack.data.recipes.base import Recipe, check_finite, shown_columns
 from tunetrack.exceptions import DataError
 
 # Text columns with more distinct values than this share of the rows (and more than
@@ -42,6 +43,7 @@ class TabularRecipe(Recipe):
     """Predict ``target`` from typed columns; datetime columns become their parts."""
 
     name: ClassVar[str] = "tabular"
+    drop_reasons: ClassVar[Mapping[str, str]] = {"missing_target": "with no target value"}
     target: str
     categorical: tuple[str, ...]
     raw_numeric: tuple[str, ...]
@@ -58,9 +60,27 @@ class TabularRecipe(Recipe):
         """The input columns a row must carry."""
         return (*self.categorical, *self.raw_numeric, *self.datetime)
 
-    def prepare(
-        self, frame: pd.DataFrame, *, role: str = "train", with_target: bool = True
-    ) -> pd.DataFrame:
+    def features_only(self, frame: pd.DataFrame, *, role: str = "predict") -> pd.DataFrame:
+        return self._features(frame, role, with_target=False)
+
+    def prepare_counted(
+        self, frame: pd.DataFrame, *, role: str = "train"
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
+        out = self._features(frame, role, with_target=True)
+        target = frame[self.target].reset_index(drop=True)
+        known = target.notna().to_numpy()
+        if not known.any():
+            raise DataError(
+                f"{role} data has no row with a value in the target column "
+                f"{self.target!r}; pass a file whose target is filled in"
+            )
+        if ptypes.is_numeric_dtype(target) and not ptypes.is_bool_dtype(target):
+            check_finite(target, self.target, role)
+        out[self.target] = target
+        dropped = {"missing_target": int((~known).sum())}
+        return out[known].reset_index(drop=True), dropped
+
+    def _features(self, frame: pd.DataFrame, role: str, *, with_target: bool) -> pd.DataFrame:
         needed = [*self.features, *([self.target] if with_target else [])]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
@@ -80,18 +100,7 @@ class TabularRecipe(Recipe):
             columns[col] = stamps
             for part in DATETIME_PARTS:
                 columns[f"{col}_{part}"] = getattr(stamps.dt, part).astype("float64")
-        out = pd.DataFrame(columns, index=frame.index)
-        if with_target:
-            target = frame[self.target]
-            known = target.notna().to_numpy()
-            if not known.any():
-                raise DataError(
-                    f"{role} data has no row with a value in the target column "
-                    f"{self.target!r}; pass a file whose target is filled in"
-                )
-            out[self.target] = target
-            out = out[known].reset_index(drop=True)
-        return out
+        return pd.DataFrame(columns, index=frame.index)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -216,7 +225,9 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 def _as_numbers(values: pd.Series, column: str, role: str) -> pd.Series:
     if ptypes.is_bool_dtype(values) or ptypes.is_numeric_dtype(values):
-        return values.astype("float64")
+        numbers = values.astype("float64")
+        check_finite(numbers, column, role)
+        return numbers
     parsed = pd.to_numeric(values, errors="coerce").astype("float64")
     bad = values.notna() & parsed.isna() & (values.astype("string").str.strip() != "")
     if bad.any():
@@ -225,6 +236,7 @@ def _as_numbers(values: pd.Series, column: str, role: str) -> pd.Series:
             f"{int(bad.sum())} value(s) that are not numbers, e.g. {str(values[bad].iloc[0])!r}; "
             "write plain numbers"
         )
+    check_finite(parsed, column, role)
     return parsed
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tunetrack.data.recipes.base import Recipe, shown_columns
+from tunetrack.data.recipes.base import Recipe, check_finite, shown_columns
 from tunetrack.exceptions import DataError
 
 # "43.0" (float IDs, or floats written to CSV) and "43" must be the same location.
@@ -26,7 +27,9 @@ class TaxiDurationRecipe(Recipe):
 
     Accepts the city's raw monthly files (integer location IDs, refunds, out-of-range
     trips) and tables already filtered by the tutorial (string IDs, a saved ``duration``).
-    The duration is always recomputed from the timestamps so both forms agree.
+    The duration is always recomputed from the timestamps so both forms agree. Refunds
+    (a negative fare or total) are dropped unless ``drop_refunds`` is False; the
+    tutorial's own cleaning keeps them, so its numbers are reproduced with it off.
     """
 
     name = "nyc-taxi"
@@ -38,42 +41,67 @@ class TaxiDurationRecipe(Recipe):
     # Green taxis use lpep_ (livery passenger enhancement program), yellow ones tpep_.
     time_prefixes = ("lpep_", "tpep_")
     amount_columns = ("total_amount", "fare_amount")
+    # In the order the filters count them: a row is counted by the first that drops it.
+    drop_reasons: Mapping[str, str] = {
+        "duration_out_of_range": f"outside {min_minutes:g}-{max_minutes:g} minutes",
+        "refund": "refunds (negative fare or total)",
+        "missing_feature": "without a location or distance",
+    }
 
-    def prepare(
-        self, frame: pd.DataFrame, *, role: str = "train", with_target: bool = True
-    ) -> pd.DataFrame:
-        times = self._check_columns(frame, role, with_target)
+    def __init__(self, *, drop_refunds: bool = True) -> None:
+        self.drop_refunds = drop_refunds
+
+    def settings(self) -> dict[str, Any]:
+        return {"drop_refunds": self.drop_refunds}
+
+    def features_only(self, frame: pd.DataFrame, *, role: str = "predict") -> pd.DataFrame:
+        self._check_columns(frame, role, with_target=False)
+        frame = frame.reset_index(drop=True)
+        # One prediction per input row: no filtering, missing values stay missing.
+        return pd.DataFrame(
+            {
+                "PULocationID": _location_ids(frame["PULocationID"]),
+                "DOLocationID": _location_ids(frame["DOLocationID"]),
+                "trip_distance": _numbers(frame["trip_distance"], "trip_distance", role),
+            }
+        )
+
+    def prepare_counted(
+        self, frame: pd.DataFrame, *, role: str = "train"
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
+        times = self._check_columns(frame, role, with_target=True)
+        assert times is not None
         # A RangeIndex lets masks line up whatever index the caller's frame had.
         frame = frame.reset_index(drop=True)
         pickup_ids = _location_ids(frame["PULocationID"])
         dropoff_ids = _location_ids(frame["DOLocationID"])
         distance = _numbers(frame["trip_distance"], "trip_distance", role)
-        if not with_target:
-            # One prediction per input row: no filtering, missing values stay missing.
-            return pd.DataFrame(
-                {"PULocationID": pickup_ids, "DOLocationID": dropoff_ids, "trip_distance": distance}
-            )
-
-        assert times is not None
         minutes = _minutes(frame, *times, role=role)
         in_range = minutes.between(self.min_minutes, self.max_minutes).to_numpy()
         refund = np.zeros(len(frame), dtype=bool)
-        for column in self.amount_columns:
-            if column in frame.columns:
-                amount = pd.to_numeric(frame[column], errors="coerce")
-                refund |= (amount < 0).to_numpy()
+        if self.drop_refunds:
+            for column in self.amount_columns:
+                if column in frame.columns:
+                    amount = pd.to_numeric(frame[column], errors="coerce")
+                    refund |= (amount < 0).to_numpy()
         known = (pickup_ids.notna() & dropoff_ids.notna() & distance.notna()).to_numpy()
         keep = in_range & ~refund & known
         if not keep.any():
+            refunds = f"{int(refund.sum())} are refunds (negative fare/total) and "
             raise DataError(
                 f"no {role} rows left after the {self.name} recipe's filters: read "
                 f"{len(frame)} rows, of which {int((~in_range).sum())} are outside "
-                f"{self.min_minutes:g}-{self.max_minutes:g} minutes, {int(refund.sum())} are "
-                f"refunds (negative fare/total) and {int((~known).sum())} lack a location "
+                f"{self.min_minutes:g}-{self.max_minutes:g} minutes, "
+                f"{refunds if self.drop_refunds else ''}{int((~known).sum())} lack a location "
                 f"or distance; only {self.min_minutes:g}-{self.max_minutes:g} minute trips "
                 "are kept, so check the pickup/dropoff times or pass another file"
             )
-        return pd.DataFrame(
+        dropped = {
+            "duration_out_of_range": int((~in_range).sum()),
+            "refund": int((in_range & refund).sum()),
+            "missing_feature": int((in_range & ~refund & ~known).sum()),
+        }
+        prepared = pd.DataFrame(
             {
                 "PULocationID": pickup_ids[keep],
                 "DOLocationID": dropoff_ids[keep],
@@ -81,6 +109,7 @@ class TaxiDurationRecipe(Recipe):
                 "duration": minutes[keep].astype("float64"),
             }
         ).reset_index(drop=True)
+        return prepared, dropped
 
     def _check_columns(
         self, frame: pd.DataFrame, role: str, with_target: bool
@@ -132,9 +161,12 @@ def _location_ids(values: pd.Series) -> pd.Series:
 
 def _numbers(values: pd.Series, column: str, role: str) -> pd.Series:
     if ptypes.is_numeric_dtype(values):
-        return values.astype("float64")
+        numbers = values.astype("float64")
+        check_finite(numbers, column, role)
+        return numbers
     parsed = pd.to_numeric(values, errors="coerce").astype("float64")
     _raise_unparsed(values, parsed, column, role, "numbers", "write plain numbers like 1.5")
+    check_finite(parsed, column, role)
     return parsed
 
 
