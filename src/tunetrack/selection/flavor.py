@@ -154,7 +154,6 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
     import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
-    from mlflow.types.schema import AnyType
 
     artifacts = refit.predictor.save(tmp / "predictor")
     code = tmp / "code" / "tunetrack"
@@ -164,17 +163,9 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
         code,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
     )
-    numeric = set(refit.predictor.recipe.numeric)
     task = refit.predictor.task
     signature = ModelSignature(
-        inputs=Schema(
-            [
-                # IDs arrive as ints (raw files) or strings (filtered ones); the recipe
-                # normalises both, so the schema must not coerce them.
-                ColSpec("double", c) if c in numeric else ColSpec(AnyType(), c)
-                for c in refit.predictor.input_columns
-            ]
-        ),
+        inputs=input_schema(refit),
         outputs=Schema(
             [ColSpec(_output_type(task.classes) if task.is_classification else "double")]
         ),
@@ -187,8 +178,41 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
         pip_requirements=pinned_requirements(),
         signature=signature,
         input_example=refit.example,
-        metadata={"tunetrack": {"metric": metric, "refit_value": refit.refit_value}},
+        metadata={
+            "tunetrack": {
+                "metric": metric,
+                "refit_value": refit.refit_value,
+                "input_kinds": input_kinds(refit),
+            }
+        },
     )
+
+
+def input_schema(refit: Refit) -> Any:
+    """The model's input columns, each typed ``Any``: the recipe, not MLflow, checks them.
+
+    MLflow's schema enforcement converts only what it deems lossless (int8..int32 and
+    float32 to double) and refuses int64, nullable Int64 and bool for a ``double`` column,
+    while a ``long`` column refuses floats; a user's table (a CSV read by pandas, a
+    parquet file, JSON sent to a server) can hold any of these for the same feature. The
+    packaged model's recipe turns every numeric column into float64 itself and names a
+    column that holds something else, and IDs arrive as ints or strings, so a typed
+    schema would only refuse good rows. What each column is lives in ``input_kinds``.
+    """
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    return Schema([ColSpec(AnyType(), c) for c in refit.predictor.input_columns])
+
+
+def input_kinds(refit: Refit) -> dict[str, str]:
+    """Each input column as the recipe reads it: numeric, datetime or categorical."""
+    recipe = refit.predictor.recipe
+    numeric, datetime = set(recipe.numeric), set(getattr(recipe, "datetime", ()))
+    return {
+        c: "numeric" if c in numeric else "datetime" if c in datetime else "categorical"
+        for c in refit.predictor.input_columns
+    }
 
 
 def _output_type(classes: Sequence[Any]) -> str:
