@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,7 @@ class Shipped:
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path) -> Iterator[Shipped]:
+def shipped(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path) -> Shipped:
     """One study and one registered model per family, on a CSV with integer columns."""
     root = tmp_path_factory.mktemp("dtypes")
     shutil.copy(_migrated_store, root / "mlflow.db")
@@ -119,7 +119,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path) -> 
             )
             ship(study, study.best, register=f"homes-{family}")
             models[family] = f"models:/homes-{family}/1"
-    yield Shipped(uri, models, path)
+    return Shipped(uri, models, path)
 
 
 @pytest.fixture(autouse=True)
