@@ -195,3 +195,93 @@ def test_ship_leaves_the_callers_tracking_setting_as_it_was(tracking_uri: str) -
     assert os.environ["MLFLOW_TRACKING_URI"] == tracking_uri
     assert mlflow.get_tracking_uri() == tracking_uri
     assert MlflowClient(tracking_uri).get_registered_model("kept").name == "kept"
+
+
+# -- ship the trial the user picked: --trial N / --run-id ID ------------------------------
+
+
+@pytest.mark.parametrize("state", ["failed", "pruned", "killed", "running"])
+def test_a_named_trial_must_have_finished(state: str) -> None:
+    other = TrialRecord(
+        5, "run5", state, {}, {"rmse": 4.0}, 0, 1, "boom" if state == "failed" else None
+    )
+    study = Study(**{**TRADE_OFFS.__dict__, "trials": (*TRADE_OFFS.trials, other)})
+    for named in ({"trial": 5}, {"run_id": "run5"}):
+        with pytest.raises(ConfigError) as raised:
+            choose(study, **named)  # type: ignore[arg-type]
+        message = str(raised.value)
+        assert message.startswith(f"trial 5 is {state}")
+        assert "only a finished (ok) trial has a model to ship, e.g. the best, trial 0" in message
+        assert ("boom" in message) == (state == "failed")  # a failure says why
+
+
+@pytest.mark.parametrize(
+    ("named", "chosen"), [({"trial": 3}, 3), ({"run_id": "run4"}, 4), ({"trial": 0}, 0)]
+)
+def test_a_named_trial_is_chosen_whatever_the_policies_say(
+    named: dict[str, object], chosen: int
+) -> None:
+    selection = tunetrack.select(TRADE_OFFS, **named)
+    assert selection.chosen.number == chosen
+    assert selection.policy == "picked"
+    assert selection.reason.startswith("named by")
+    assert selection.to_frame()["chosen"].sum() == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"trial": 7}, "has no trial 7 (its trials: 0-4)"),
+        ({"run_id": "elsewhere"}, "run elsewhere is not a trial of study s"),
+        ({"trial": 1, "run_id": "run1"}, "--trial and --run-id both name"),
+        ({"trial": 1, "policy": "pareto"}, "--trial names the trial to ship and --policy pareto"),
+        ({"run_id": "run1", "policy": "best"}, "--run-id names the trial to ship"),
+    ],
+)
+def test_naming_a_trial_wrongly_is_one_line(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        choose(TRADE_OFFS, **kwargs)  # type: ignore[arg-type]
+    assert words in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_select_ships_the_trial_named_by_number_or_run_id(tracking_uri: str) -> None:
+    runner = CliRunner()
+    study = tune_sample(max_evals=3)
+    worst = max(study.completed, key=lambda t: t.metrics["rmse"])
+    assert worst.run_id != study.best.run_id
+    client = MlflowClient(tracking_uri)
+    for number, args in enumerate(
+        (["--study", study.run_id, "--trial", str(worst.number)], ["--run-id", worst.run_id]),
+        start=1,
+    ):
+        result = runner.invoke(app, ["select", *args, "--register", "picked"])
+        assert result.exit_code == 0, result.output
+        assert f"chose trial {worst.number}" in result.stdout
+        version = client.get_model_version("picked", str(number))
+        assert version.tags["tunetrack.trial_run_id"] == worst.run_id
+        assert version.tags["tunetrack.policy"] == "picked"
+        run = client.get_run(version.tags["tunetrack.model_run_id"])
+        assert run.data.metrics["rmse"] == worst.metrics["rmse"]  # the refit reproduced it
+        assert run.data.tags["mlflow.parentRunId"] == study.run_id
+
+
+def test_select_naming_a_wrong_trial_is_one_line_exit_2(tracking_uri: str) -> None:
+    runner = CliRunner()
+    first = tune_sample(max_evals=1)
+    second = tune_sample(max_evals=1, seed=7)
+    for args, words in (
+        (["--trial", "5"], f"study {second.run_id} has no trial 5 (its trials: 0-0)"),
+        (["--study", second.run_id, "--run-id", first.best.run_id], "is not a trial of study"),
+        (["--run-id", second.run_id], f"is a study run, not a trial; pass --study {second.run_id}"),
+        (["--run-id", "0123456789abcdef"], "no run '0123456789abcdef'"),
+        (["--trial", "0", "--policy", "best"], "--trial names the trial to ship and --policy"),
+        (["--trial", "0", "--run-id", first.best.run_id], "--trial and --run-id both name"),
+    ):
+        result = runner.invoke(app, ["select", *args])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert words in lines[0], result.stderr
+    query = "tags.`tunetrack.role` = 'model'"
+    assert MlflowClient(tracking_uri).search_runs([first.experiment_id], query) == []

@@ -172,7 +172,15 @@ def select(
         str | None, typer.Option(help="Experiment whose latest study to use.")
     ] = None,
     study: Annotated[str | None, typer.Option(help="The study's run id.")] = None,
-    policy: Annotated[str, typer.Option(help="best, pareto or smallest-within.")] = "best",
+    policy: Annotated[
+        str | None, typer.Option(help="best (default), pareto or smallest-within.")
+    ] = None,
+    trial: Annotated[
+        int | None, typer.Option(help="Ship this trial (its number) instead of a policy's pick.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Ship the trial with this run id (its study by default).")
+    ] = None,
     tolerance: Annotated[
         float, typer.Option(help="Relative metric tolerance for pareto/smallest-within.")
     ] = 0.01,
@@ -196,10 +204,13 @@ def select(
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
+    from tunetrack.selection.shipping import study_of_trial
     from tunetrack.study import load_study
 
+    if run_id is not None and study is None and experiment is None:
+        study = guarded(study_of_trial, run_id, tracking_uri)
     found = guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
-    selection = guarded(choose, found, policy, tolerance)
+    selection = guarded(choose, found, policy, tolerance, trial=trial, run_id=run_id)
     print_selection(selection)
     if dry_run:
         return
@@ -212,7 +223,7 @@ def select(
         autolog=autolog,
         register=register,
         alias=alias,
-        policy=policy,
+        policy=selection.policy,
     )
     delta = shipped.refit_value - shipped.logged_value
     out.print(

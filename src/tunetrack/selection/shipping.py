@@ -23,6 +23,7 @@ from tunetrack.preparation import prepare_study_data
 from tunetrack.selection import flavor, registry
 from tunetrack.selection.refit import refit, study_tables
 from tunetrack.storage import open_storage
+from tunetrack.storage.schema import ROLE_STUDY, ROLE_TRIAL, TAG_PARENT, TAG_ROLE
 from tunetrack.study import Study, TrialRecord
 
 
@@ -48,6 +49,18 @@ class Shipped:
         if self.alias:
             return f"models:/{self.registered_name}@{self.alias}"
         return f"models:/{self.registered_name}/{self.version}"
+
+
+def study_of_trial(run_id: str, tracking_uri: str | None = None) -> str:
+    """The study run a trial's run belongs to (``select --run-id`` without ``--study``)."""
+    run = open_storage(tracking_uri, read_only=True).get_run(run_id)  # one line if unknown
+    role = run.tags.get(TAG_ROLE)
+    parent = run.tags.get(TAG_PARENT)
+    if role != ROLE_TRIAL or not parent:
+        what = f"a {role} run" if role else "not a tunetrack run"
+        fix = f"--study {run_id} --trial N" if role == ROLE_STUDY else "a trial's run id"
+        raise ConfigError(f"run {run_id} is {what}, not a trial; pass {fix}")
+    return parent
 
 
 def ship(
