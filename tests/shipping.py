@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import tunetrack
@@ -33,6 +35,16 @@ class ShippedStudy:
     uri: str
     study: tunetrack.Study
     shipped: Shipped
+
+
+def homes(n: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Integer features that matter, a float one, and the target."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, n)
+    rooms = rng.integers(1, 8, n)
+    x = rng.normal(size=n)
+    y = 0.1 * age + 2.0 * rooms + x + rng.normal(scale=0.1, size=n)
+    return pd.DataFrame({"age": age, "rooms": rooms, "x": x, "price": y})
 
 
 def tune_sample(*extra: str, max_evals: int = 4, seed: int = 42) -> tunetrack.Study:

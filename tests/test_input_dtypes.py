@@ -26,22 +26,12 @@ from tunetrack.cli import app
 from tunetrack.models import MODELS
 from tunetrack.selection import ship
 
-from .shipping import serving
+from .shipping import homes, serving
 
 QUICK = ["model.num_boost_round=15", "model.early_stopping_rounds=5"]
 INT_COLUMNS = ("age", "rooms")
 FAMILIES = list(MODELS)
 SERVED = ["xgboost", "random_forest"]  # a booster and a scikit-learn family (a server each)
-
-
-def homes(n: int = 240, seed: int = 0) -> pd.DataFrame:
-    """Integer features that matter, a float one, and the target."""
-    rng = np.random.default_rng(seed)
-    age = rng.integers(18, 80, n)
-    rooms = rng.integers(1, 8, n)
-    x = rng.normal(size=n)
-    y = 0.1 * age + 2.0 * rooms + x + rng.normal(scale=0.1, size=n)
-    return pd.DataFrame({"age": age, "rooms": rooms, "x": x, "price": y})
 
 
 def _astype(kind: str) -> Callable[[pd.DataFrame], pd.DataFrame]:

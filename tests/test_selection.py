@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,7 +17,7 @@ from tunetrack.selection import choose, ship
 from tunetrack.study import Study, TrialRecord
 
 from .conftest import FAST, TRAIN_SAMPLE, VALID_SAMPLE
-from .shipping import tune_sample
+from .shipping import homes, tune_sample
 
 
 def _study(*rows: tuple[float, float, float]) -> Study:
@@ -121,28 +122,62 @@ def test_refit_reproduces_every_policy_pick_exactly() -> None:
     assert shipped.registry_uri is None
 
 
-def test_autolog_refit_records_what_the_tutorial_shows(tracking_uri: str) -> None:
-    study = tune_sample(max_evals=2)
+# What each family's autologging must still record: (params, metrics, artifacts).
+AUTOLOGGED = {
+    "xgboost": ({"max_depth", "num_boost_round"}, {"validation-rmse"}, "feature_importance_"),
+    "lightgbm": ({"num_leaves", "num_boost_round"}, {"validation-rmse"}, "feature_importance_"),
+    "random_forest": ({"n_estimators", "max_depth"}, {"training_score"}, "estimator.html"),
+    "linear": ({"alpha"}, {"training_score"}, "estimator.html"),
+}
+
+
+@pytest.mark.parametrize("family", list(AUTOLOGGED))
+def test_autolog_records_the_fit_but_no_second_model(
+    tracking_uri: str, tmp_path: Path, family: str
+) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    path = tmp_path / "homes.csv"
+    homes().to_csv(path, index=False)
+    fewer_trees = ["space.n_estimators=quniform(20, 40, 1)"] * (family == "random_forest")
+    study = tunetrack.tune(
+        train=str(path),
+        target="price",
+        model=family,
+        max_evals=1,
+        overrides=["model.num_boost_round=15", "model.early_stopping_rounds=5", *fewer_trees],
+        progress=False,
+    )
     shipped = ship(study, study.best, autolog=True)
+    assert abs(shipped.refit_value - study.best_value) < 1e-6
     client = MlflowClient(tracking_uri)
     run = client.get_run(shipped.run_id)
-    rounds = int(study.best.metrics["best_iteration"]) + 1
-    assert run.data.params["num_boost_round"] == str(rounds)
-    assert run.data.params["max_depth"] == str(study.best.params["max_depth"])
-    history = client.get_metric_history(shipped.run_id, "validation-rmse")
-    assert len(history) == rounds
-    assert math.isclose(history[-1].value, study.best_value, rel_tol=1e-6)
-    artifacts = {a.path for a in client.list_artifacts(shipped.run_id)}
-    assert "feature_importance_weight.json" in artifacts
-    import mlflow
-
+    trial_run = client.get_run(study.best.run_id)
+    assert run.info.run_name == f"model-{trial_run.info.run_name}"  # model-trial-0000
+    params, metrics, artifact = AUTOLOGGED[family]
+    assert params <= set(run.data.params), sorted(run.data.params)
+    assert metrics <= set(run.data.metrics), sorted(run.data.metrics)
+    artifacts = [a.path for a in client.list_artifacts(shipped.run_id)]
+    assert any(a.startswith(artifact) for a in artifacts), artifacts
+    if "validation-rmse" in metrics:  # the boosters' curve: one value per kept round
+        rounds = int(study.best.metrics["best_iteration"]) + 1
+        history = client.get_metric_history(shipped.run_id, "validation-rmse")
+        assert len(history) == rounds
+        assert math.isclose(history[-1].value, study.best_value, rel_tol=1e-6)
+    # One loadable model: ours. Autologging's raw model (``model``) is not logged.
     models = mlflow.search_logged_models(
         experiment_ids=[study.experiment_id],
         filter_string=f"source_run_id = '{shipped.run_id}'",
         output_format="list",
     )
-    assert {m.name for m in models} == {"model", "tunetrack-model"}  # autolog's and ours
-    assert shipped.refit_value == study.best_value
+    assert [m.name for m in models] == ["tunetrack-model"]
+    with pytest.raises(MlflowException):
+        mlflow.pyfunc.load_model(f"runs:/{shipped.run_id}/model")
+    rows = pd.read_csv(path).drop(columns="price").head(5)
+    assert (
+        len(mlflow.pyfunc.load_model(f"runs:/{shipped.run_id}/tunetrack-model").predict(rows)) == 5
+    )
 
 
 def test_dataframe_study_needs_its_data_back() -> None:

@@ -189,7 +189,7 @@ def select(
     ] = None,
     alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
     autolog: Annotated[
-        bool, typer.Option("--autolog", help="Refit with MLflow's XGBoost autologging.")
+        bool, typer.Option("--autolog", help="Refit under MLflow's autologging (no second model).")
     ] = False,
     train: Annotated[
         str | None, typer.Option(help="The study's training data, if it cannot be reloaded.")

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunetrack.data.loaders import DATAFRAME_SOURCE
-from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE
+from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE, trial_run_name
 from tunetrack.study import Study, TrialRecord
 
 if TYPE_CHECKING:
     from tunetrack.selection.refit import Refit
 
-MODEL_NAME = "tunetrack-model"  # autologging logs its own model as "model"
+MODEL_NAME = "tunetrack-model"  # the one loadable model of a model run
 ROLE_MODEL = "model"
 TAG_STUDY_RUN = "tunetrack.study_run_id"
 TAG_TRIAL_RUN = "tunetrack.trial_run_id"
@@ -37,9 +37,15 @@ TAG_POLICY = "tunetrack.policy"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tunetrack
 PACKAGED_MODEL_CODE = PACKAGE_DIR / "packaged_model.py"
-# Families whose MLflow autologging records the per-round validation curve and a model in
-# the library's own format (not pickle).
-AUTOLOG_FLAVORS = ("xgboost", "lightgbm")
+# The MLflow autologging module for each family: the boosters' own (params, the per-round
+# validation curve, feature importance), scikit-learn's for the others (every estimator
+# param, training metrics).
+AUTOLOG_FLAVORS = {
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "random_forest": "sklearn",
+    "linear": "sklearn",
+}
 # What the model needs at load time, pinned to the versions it was built with.
 RUNTIME_PACKAGES = (
     "mlflow",
@@ -108,7 +114,7 @@ def model_run(
         TAG_TRIAL_RUN: trial.run_id,
         **({TAG_POLICY: policy} if policy else {}),
     }
-    name = f"model-trial-{trial.number:04d}"
+    name = f"model-{trial_run_name(trial.number)}"  # after the trial it ships
     with mlflow.start_run(experiment_id=study.experiment_id, run_name=name, tags=tags) as run:
         try:
             yield run.info.run_id
@@ -135,13 +141,14 @@ def log_metrics(metrics: dict[str, float]) -> None:
 
 @contextmanager
 def autologging(family: str) -> Iterator[None]:
-    """The tutorial's one-line step: MLflow's autologging records the params, the
-    per-round validation metric, feature importance and a model in the library's flavor
-    (``family`` must be one of ``AUTOLOG_FLAVORS``), on the active run."""
+    """The tutorial's one-line step, on the active run: MLflow's autologging for
+    ``family`` (see ``AUTOLOG_FLAVORS``) records what the fit did, but no model. Its model
+    would be a second one beside ours, loadable by mistake from ``runs:/<id>/model``: the
+    raw booster, without the recipe and encoder, so it scores raw rows wrongly."""
     import importlib
 
-    flavor = importlib.import_module(f"mlflow.{family}")
-    flavor.autolog(log_models=True, log_input_examples=False, silent=True)
+    flavor = importlib.import_module(f"mlflow.{AUTOLOG_FLAVORS[family]}")
+    flavor.autolog(log_models=False, log_input_examples=False, silent=True)
     try:
         yield
     finally:

@@ -79,12 +79,6 @@ def ship(
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
     family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
-    if autolog and family.name not in flavor.AUTOLOG_FLAVORS:
-        raise ConfigError(
-            f"--autolog records a boosting curve with MLflow's "
-            f"{'/'.join(flavor.AUTOLOG_FLAVORS)} autologging; trial {trial.number} is a "
-            f"{family.name} model, so drop --autolog"
-        )
     run_params = dict(open_storage(study.tracking_uri, read_only=True).get_run(study.run_id).params)
     config = build_config({**study.config, "space": None})
     sources = flavor.logged_sources(study)
