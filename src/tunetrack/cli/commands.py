@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tunetrack.cli.app import app, guarded, interrupt, out, refuse
+from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse
 from tunetrack.cli.render import print_selection, print_summary
 
 
@@ -204,7 +204,7 @@ def select(
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
-    from tunetrack.selection.shipping import study_of_trial
+    from tunetrack.selection.shipping import study_of_trial, study_version_changes
     from tunetrack.study import load_study
 
     if run_id is not None and study is None and experiment is None:
@@ -212,6 +212,14 @@ def select(
     found = guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
     selection = guarded(choose, found, policy, tolerance, trial=trial, run_id=run_id)
     print_selection(selection)
+    changes = guarded(study_version_changes, found)
+    if changes:  # said before the refit, whose reproduction check then tells if they matter
+        err.print(
+            f"note: study {found.run_id} was tuned with other library versions "
+            f"({', '.join(changes)}); the refit checks it still reproduces the trial",
+            highlight=False,
+            soft_wrap=True,
+        )
     if dry_run:
         return
     shipped = guarded(
