@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,7 +17,7 @@ from tunetrack.selection import choose, ship
 from tunetrack.study import Study, TrialRecord
 
 from .conftest import FAST, TRAIN_SAMPLE, VALID_SAMPLE
-from .shipping import tune_sample
+from .shipping import homes, tune_sample
 
 
 def _study(*rows: tuple[float, float, float]) -> Study:
@@ -121,28 +122,62 @@ def test_refit_reproduces_every_policy_pick_exactly() -> None:
     assert shipped.registry_uri is None
 
 
-def test_autolog_refit_records_what_the_tutorial_shows(tracking_uri: str) -> None:
-    study = tune_sample(max_evals=2)
+# What each family's autologging must still record: (params, metrics, artifacts).
+AUTOLOGGED = {
+    "xgboost": ({"max_depth", "num_boost_round"}, {"validation-rmse"}, "feature_importance_"),
+    "lightgbm": ({"num_leaves", "num_boost_round"}, {"validation-rmse"}, "feature_importance_"),
+    "random_forest": ({"n_estimators", "max_depth"}, {"training_score"}, "estimator.html"),
+    "linear": ({"alpha"}, {"training_score"}, "estimator.html"),
+}
+
+
+@pytest.mark.parametrize("family", list(AUTOLOGGED))
+def test_autolog_records_the_fit_but_no_second_model(
+    tracking_uri: str, tmp_path: Path, family: str
+) -> None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    path = tmp_path / "homes.csv"
+    homes().to_csv(path, index=False)
+    fewer_trees = ["space.n_estimators=quniform(20, 40, 1)"] * (family == "random_forest")
+    study = tunetrack.tune(
+        train=str(path),
+        target="price",
+        model=family,
+        max_evals=1,
+        overrides=["model.num_boost_round=15", "model.early_stopping_rounds=5", *fewer_trees],
+        progress=False,
+    )
     shipped = ship(study, study.best, autolog=True)
+    assert abs(shipped.refit_value - study.best_value) < 1e-6
     client = MlflowClient(tracking_uri)
     run = client.get_run(shipped.run_id)
-    rounds = int(study.best.metrics["best_iteration"]) + 1
-    assert run.data.params["num_boost_round"] == str(rounds)
-    assert run.data.params["max_depth"] == str(study.best.params["max_depth"])
-    history = client.get_metric_history(shipped.run_id, "validation-rmse")
-    assert len(history) == rounds
-    assert math.isclose(history[-1].value, study.best_value, rel_tol=1e-6)
-    artifacts = {a.path for a in client.list_artifacts(shipped.run_id)}
-    assert "feature_importance_weight.json" in artifacts
-    import mlflow
-
+    trial_run = client.get_run(study.best.run_id)
+    assert run.info.run_name == f"model-{trial_run.info.run_name}"  # model-trial-0000
+    params, metrics, artifact = AUTOLOGGED[family]
+    assert params <= set(run.data.params), sorted(run.data.params)
+    assert metrics <= set(run.data.metrics), sorted(run.data.metrics)
+    artifacts = [a.path for a in client.list_artifacts(shipped.run_id)]
+    assert any(a.startswith(artifact) for a in artifacts), artifacts
+    if "validation-rmse" in metrics:  # the boosters' curve: one value per kept round
+        rounds = int(study.best.metrics["best_iteration"]) + 1
+        history = client.get_metric_history(shipped.run_id, "validation-rmse")
+        assert len(history) == rounds
+        assert math.isclose(history[-1].value, study.best_value, rel_tol=1e-6)
+    # One loadable model: ours. Autologging's raw model (``model``) is not logged.
     models = mlflow.search_logged_models(
         experiment_ids=[study.experiment_id],
         filter_string=f"source_run_id = '{shipped.run_id}'",
         output_format="list",
     )
-    assert {m.name for m in models} == {"model", "tunetrack-model"}  # autolog's and ours
-    assert shipped.refit_value == study.best_value
+    assert [m.name for m in models] == ["tunetrack-model"]
+    with pytest.raises(MlflowException):
+        mlflow.pyfunc.load_model(f"runs:/{shipped.run_id}/model")
+    rows = pd.read_csv(path).drop(columns="price").head(5)
+    assert (
+        len(mlflow.pyfunc.load_model(f"runs:/{shipped.run_id}/tunetrack-model").predict(rows)) == 5
+    )
 
 
 def test_dataframe_study_needs_its_data_back() -> None:
@@ -195,3 +230,93 @@ def test_ship_leaves_the_callers_tracking_setting_as_it_was(tracking_uri: str) -
     assert os.environ["MLFLOW_TRACKING_URI"] == tracking_uri
     assert mlflow.get_tracking_uri() == tracking_uri
     assert MlflowClient(tracking_uri).get_registered_model("kept").name == "kept"
+
+
+# -- ship the trial the user picked: --trial N / --run-id ID ------------------------------
+
+
+@pytest.mark.parametrize("state", ["failed", "pruned", "killed", "running"])
+def test_a_named_trial_must_have_finished(state: str) -> None:
+    other = TrialRecord(
+        5, "run5", state, {}, {"rmse": 4.0}, 0, 1, "boom" if state == "failed" else None
+    )
+    study = Study(**{**TRADE_OFFS.__dict__, "trials": (*TRADE_OFFS.trials, other)})
+    for named in ({"trial": 5}, {"run_id": "run5"}):
+        with pytest.raises(ConfigError) as raised:
+            choose(study, **named)  # type: ignore[arg-type]
+        message = str(raised.value)
+        assert message.startswith(f"trial 5 is {state}")
+        assert "only a finished (ok) trial has a model to ship, e.g. the best, trial 0" in message
+        assert ("boom" in message) == (state == "failed")  # a failure says why
+
+
+@pytest.mark.parametrize(
+    ("named", "chosen"), [({"trial": 3}, 3), ({"run_id": "run4"}, 4), ({"trial": 0}, 0)]
+)
+def test_a_named_trial_is_chosen_whatever_the_policies_say(
+    named: dict[str, object], chosen: int
+) -> None:
+    selection = tunetrack.select(TRADE_OFFS, **named)
+    assert selection.chosen.number == chosen
+    assert selection.policy == "picked"
+    assert selection.reason.startswith("named by")
+    assert selection.to_frame()["chosen"].sum() == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"trial": 7}, "has no trial 7 (its trials: 0-4)"),
+        ({"run_id": "elsewhere"}, "run elsewhere is not a trial of study s"),
+        ({"trial": 1, "run_id": "run1"}, "--trial and --run-id both name"),
+        ({"trial": 1, "policy": "pareto"}, "--trial names the trial to ship and --policy pareto"),
+        ({"run_id": "run1", "policy": "best"}, "--run-id names the trial to ship"),
+    ],
+)
+def test_naming_a_trial_wrongly_is_one_line(kwargs: dict[str, object], words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        choose(TRADE_OFFS, **kwargs)  # type: ignore[arg-type]
+    assert words in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_select_ships_the_trial_named_by_number_or_run_id(tracking_uri: str) -> None:
+    runner = CliRunner()
+    study = tune_sample(max_evals=3)
+    worst = max(study.completed, key=lambda t: t.metrics["rmse"])
+    assert worst.run_id != study.best.run_id
+    client = MlflowClient(tracking_uri)
+    for number, args in enumerate(
+        (["--study", study.run_id, "--trial", str(worst.number)], ["--run-id", worst.run_id]),
+        start=1,
+    ):
+        result = runner.invoke(app, ["select", *args, "--register", "picked"])
+        assert result.exit_code == 0, result.output
+        assert f"chose trial {worst.number}" in result.stdout
+        version = client.get_model_version("picked", str(number))
+        assert version.tags["tunetrack.trial_run_id"] == worst.run_id
+        assert version.tags["tunetrack.policy"] == "picked"
+        run = client.get_run(version.tags["tunetrack.model_run_id"])
+        assert run.data.metrics["rmse"] == worst.metrics["rmse"]  # the refit reproduced it
+        assert run.data.tags["mlflow.parentRunId"] == study.run_id
+
+
+def test_select_naming_a_wrong_trial_is_one_line_exit_2(tracking_uri: str) -> None:
+    runner = CliRunner()
+    first = tune_sample(max_evals=1)
+    second = tune_sample(max_evals=1, seed=7)
+    for args, words in (
+        (["--trial", "5"], f"study {second.run_id} has no trial 5 (its trials: 0-0)"),
+        (["--study", second.run_id, "--run-id", first.best.run_id], "is not a trial of study"),
+        (["--run-id", second.run_id], f"is a study run, not a trial; pass --study {second.run_id}"),
+        (["--run-id", "0123456789abcdef"], "no run '0123456789abcdef'"),
+        (["--trial", "0", "--policy", "best"], "--trial names the trial to ship and --policy"),
+        (["--trial", "0", "--run-id", first.best.run_id], "--trial and --run-id both name"),
+    ):
+        result = runner.invoke(app, ["select", *args])
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert words in lines[0], result.stderr
+    query = "tags.`tunetrack.role` = 'model'"
+    assert MlflowClient(tracking_uri).search_runs([first.experiment_id], query) == []

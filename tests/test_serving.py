@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +20,8 @@ from tunetrack.data import get_recipe
 from tunetrack.predictor import Predictor
 from tunetrack.serving import predict_file
 
-from .conftest import DATA, VALID_SAMPLE, port_closed
-from .shipping import ALIAS, MODEL_NAME, ShippedStudy, shipped_study
+from .conftest import DATA, VALID_SAMPLE
+from .shipping import ALIAS, MODEL_NAME, ShippedStudy, serving, shipped_study
 
 RAW_SAMPLE = DATA / "green_tripdata_2023-01_sample.parquet"
 URI = f"models:/{MODEL_NAME}@{ALIAS}"
@@ -163,72 +157,20 @@ def test_predict_errors_are_one_line_exit_2(
     assert not (tmp_path / "o.csv").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _post(url: str, payload: dict[str, object]) -> list[float]:
-    request = urllib.request.Request(
-        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["predictions"]
-
-
 def test_served_predictions_agree(shipped: ShippedStudy) -> None:
-    port = _free_port()
-    cmd = [sys.executable, "-m", "tunetrack.cli", "serve", URI, "--port", str(port)]
-    server = subprocess.Popen(
-        cmd,
-        env={**os.environ, "MLFLOW_TRACKING_URI": shipped.uri},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # so the whole server process group can be stopped
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the server did not answer /ping in 90 s"
-            time.sleep(0.3)
-        raw = pd.read_parquet(RAW_SAMPLE).head(50)
-        columns = ["PULocationID", "DOLocationID", "trip_distance"]
-        expected = np.asarray(mlflow.pyfunc.load_model(URI).predict(raw))
-        records = json.loads(raw[columns].to_json(orient="records"))
+    raw = pd.read_parquet(RAW_SAMPLE).head(50)
+    columns = ["PULocationID", "DOLocationID", "trip_distance"]
+    expected = np.asarray(mlflow.pyfunc.load_model(URI).predict(raw))
+    records = json.loads(raw[columns].to_json(orient="records"))
+    split = json.loads(raw[columns].to_json(orient="split", index=False))
+    with serving(URI, shipped.uri) as post:
         started = time.perf_counter()
-        served = _post(f"{base}/invocations", {"dataframe_records": records})
+        served = post({"dataframe_records": records})
         latency = time.perf_counter() - started
-        split = json.loads(raw[columns].to_json(orient="split", index=False))
-        served_split = _post(f"{base}/invocations", {"dataframe_split": split})
-        np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)
-        np.testing.assert_allclose(served_split, expected, rtol=0, atol=1e-9)
-        assert latency < 10
-    finally:
-        _stop(server)
-    assert port_closed(port), "stopping `tunetrack serve` left the server running"
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    """Stop the server and its uvicorn child (one process group), however it ended."""
-    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(server.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            server.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+        served_split = post({"dataframe_split": split})
+    np.testing.assert_allclose(served, expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(served_split, expected, rtol=0, atol=1e-9)
+    assert latency < 10
 
 
 def test_serve_with_a_bad_uri_is_one_line_exit_2() -> None:

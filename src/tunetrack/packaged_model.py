@@ -24,8 +24,9 @@ class TunetrackModel(PythonModel):
             context.artifacts["model"], context.artifacts["preprocess"]
         )
 
-    # A DataFrame hint tells MLflow not to infer a schema from it; the logged signature
-    # (which lets IDs be ints or strings) is what validates input.
+    # A DataFrame hint tells MLflow not to infer a schema from it. The logged signature
+    # names the input columns (each typed Any, so any numeric dtype gets through); the
+    # recipe checks and converts their values.
     def predict(self, context, model_input: pd.DataFrame, params=None) -> np.ndarray:
         return self._predictor.predict(model_input)
 

@@ -86,11 +86,18 @@ def predict_file(
             f"{_shown(reader.columns)}); the model needs {', '.join(needed)}"
         )
     wanted = list(dict.fromkeys([*needed, *id_columns])) or None
+    scorer = _scorer(model)
     started = time.perf_counter()
     rows = batches = 0
     with _BatchWriter(target) as writer:
         for frame in reader.batches(wanted):
-            predictions = np.asarray(model.predict(frame[needed] if needed else frame))
+            try:
+                predictions = np.asarray(scorer(frame[needed] if needed else frame))
+            except Exception as err:  # the model's own errors and MLflow's, as one line
+                raise DataError(
+                    f"cannot predict rows {rows}-{rows + len(frame) - 1} of {source}: "
+                    f"{_reason(err)}"
+                ) from None
             result = pd.DataFrame({ROW_COLUMN: np.arange(rows, rows + len(frame), dtype="int64")})
             for column in id_columns:
                 result[column] = frame[column].to_numpy()
@@ -100,6 +107,28 @@ def predict_file(
             rows += len(frame)
             batches += 1
     return PredictSummary(rows, batches, time.perf_counter() - started, target)
+
+
+def _scorer(model: Any) -> Any:
+    """What scores a batch: ``model.predict``, or for a tunetrack model its wrapper's own
+    predict. A tunetrack model types every input ``Any`` (its recipe checks the values),
+    and MLflow enforces ``Any`` one value at a time (about 4 us per value, 7x the whole
+    prediction on a wide file); the wrapper gives the same answers without that pass.
+    """
+    if "tunetrack" not in (model.metadata.metadata or {}):
+        return model.predict
+    wrapper = model.unwrap_python_model()
+    return lambda frame: wrapper.predict(None, frame)
+
+
+def _reason(err: BaseException) -> str:
+    """An error as one short line; MLflow's schema errors quote the whole batch before
+    saying what is wrong (``... Error: <reason>``), so only the reason is kept."""
+    text = " ".join(str(err).split())
+    if "Error: " in text:
+        text = text.rsplit("Error: ", 1)[1]
+    text = text or type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class _BatchReader:

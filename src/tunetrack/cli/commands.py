@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tunetrack.cli.app import app, guarded, interrupt, out, refuse
+from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse
 from tunetrack.cli.render import print_selection, print_summary
 
 
@@ -172,7 +172,15 @@ def select(
         str | None, typer.Option(help="Experiment whose latest study to use.")
     ] = None,
     study: Annotated[str | None, typer.Option(help="The study's run id.")] = None,
-    policy: Annotated[str, typer.Option(help="best, pareto or smallest-within.")] = "best",
+    policy: Annotated[
+        str | None, typer.Option(help="best (default), pareto or smallest-within.")
+    ] = None,
+    trial: Annotated[
+        int | None, typer.Option(help="Ship this trial (its number) instead of a policy's pick.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="Ship the trial with this run id (its study by default).")
+    ] = None,
     tolerance: Annotated[
         float, typer.Option(help="Relative metric tolerance for pareto/smallest-within.")
     ] = 0.01,
@@ -181,7 +189,7 @@ def select(
     ] = None,
     alias: Annotated[str | None, typer.Option(help="Point this alias at the new version.")] = None,
     autolog: Annotated[
-        bool, typer.Option("--autolog", help="Refit with MLflow's XGBoost autologging.")
+        bool, typer.Option("--autolog", help="Refit under MLflow's autologging (no second model).")
     ] = False,
     train: Annotated[
         str | None, typer.Option(help="The study's training data, if it cannot be reloaded.")
@@ -196,11 +204,22 @@ def select(
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
+    from tunetrack.selection.shipping import study_of_trial, study_version_changes
     from tunetrack.study import load_study
 
+    if run_id is not None and study is None and experiment is None:
+        study = guarded(study_of_trial, run_id, tracking_uri)
     found = guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
-    selection = guarded(choose, found, policy, tolerance)
+    selection = guarded(choose, found, policy, tolerance, trial=trial, run_id=run_id)
     print_selection(selection)
+    changes = guarded(study_version_changes, found)
+    if changes:  # said before the refit, whose reproduction check then tells if they matter
+        err.print(
+            f"note: study {found.run_id} was tuned with other library versions "
+            f"({', '.join(changes)}); the refit checks it still reproduces the trial",
+            highlight=False,
+            soft_wrap=True,
+        )
     if dry_run:
         return
     shipped = guarded(
@@ -212,7 +231,7 @@ def select(
         autolog=autolog,
         register=register,
         alias=alias,
-        policy=policy,
+        policy=selection.policy,
     )
     delta = shipped.refit_value - shipped.logged_value
     out.print(

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tunetrack.data.loaders import DATAFRAME_SOURCE
-from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE
+from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE, trial_run_name
 from tunetrack.study import Study, TrialRecord
 
 if TYPE_CHECKING:
     from tunetrack.selection.refit import Refit
 
-MODEL_NAME = "tunetrack-model"  # autologging logs its own model as "model"
+MODEL_NAME = "tunetrack-model"  # the one loadable model of a model run
 ROLE_MODEL = "model"
 TAG_STUDY_RUN = "tunetrack.study_run_id"
 TAG_TRIAL_RUN = "tunetrack.trial_run_id"
@@ -37,9 +37,15 @@ TAG_POLICY = "tunetrack.policy"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tunetrack
 PACKAGED_MODEL_CODE = PACKAGE_DIR / "packaged_model.py"
-# Families whose MLflow autologging records the per-round validation curve and a model in
-# the library's own format (not pickle).
-AUTOLOG_FLAVORS = ("xgboost", "lightgbm")
+# The MLflow autologging module for each family: the boosters' own (params, the per-round
+# validation curve, feature importance), scikit-learn's for the others (every estimator
+# param, training metrics).
+AUTOLOG_FLAVORS = {
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "random_forest": "sklearn",
+    "linear": "sklearn",
+}
 # What the model needs at load time, pinned to the versions it was built with.
 RUNTIME_PACKAGES = (
     "mlflow",
@@ -108,7 +114,7 @@ def model_run(
         TAG_TRIAL_RUN: trial.run_id,
         **({TAG_POLICY: policy} if policy else {}),
     }
-    name = f"model-trial-{trial.number:04d}"
+    name = f"model-{trial_run_name(trial.number)}"  # after the trial it ships
     with mlflow.start_run(experiment_id=study.experiment_id, run_name=name, tags=tags) as run:
         try:
             yield run.info.run_id
@@ -135,13 +141,14 @@ def log_metrics(metrics: dict[str, float]) -> None:
 
 @contextmanager
 def autologging(family: str) -> Iterator[None]:
-    """The tutorial's one-line step: MLflow's autologging records the params, the
-    per-round validation metric, feature importance and a model in the library's flavor
-    (``family`` must be one of ``AUTOLOG_FLAVORS``), on the active run."""
+    """The tutorial's one-line step, on the active run: MLflow's autologging for
+    ``family`` (see ``AUTOLOG_FLAVORS``) records what the fit did, but no model. Its model
+    would be a second one beside ours, loadable by mistake from ``runs:/<id>/model``: the
+    raw booster, without the recipe and encoder, so it scores raw rows wrongly."""
     import importlib
 
-    flavor = importlib.import_module(f"mlflow.{family}")
-    flavor.autolog(log_models=True, log_input_examples=False, silent=True)
+    flavor = importlib.import_module(f"mlflow.{AUTOLOG_FLAVORS[family]}")
+    flavor.autolog(log_models=False, log_input_examples=False, silent=True)
     try:
         yield
     finally:
@@ -154,7 +161,6 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
     import mlflow
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
-    from mlflow.types.schema import AnyType
 
     artifacts = refit.predictor.save(tmp / "predictor")
     code = tmp / "code" / "tunetrack"
@@ -164,17 +170,9 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
         code,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
     )
-    numeric = set(refit.predictor.recipe.numeric)
     task = refit.predictor.task
     signature = ModelSignature(
-        inputs=Schema(
-            [
-                # IDs arrive as ints (raw files) or strings (filtered ones); the recipe
-                # normalises both, so the schema must not coerce them.
-                ColSpec("double", c) if c in numeric else ColSpec(AnyType(), c)
-                for c in refit.predictor.input_columns
-            ]
-        ),
+        inputs=input_schema(refit),
         outputs=Schema(
             [ColSpec(_output_type(task.classes) if task.is_classification else "double")]
         ),
@@ -187,8 +185,41 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
         pip_requirements=pinned_requirements(),
         signature=signature,
         input_example=refit.example,
-        metadata={"tunetrack": {"metric": metric, "refit_value": refit.refit_value}},
+        metadata={
+            "tunetrack": {
+                "metric": metric,
+                "refit_value": refit.refit_value,
+                "input_kinds": input_kinds(refit),
+            }
+        },
     )
+
+
+def input_schema(refit: Refit) -> Any:
+    """The model's input columns, each typed ``Any``: the recipe, not MLflow, checks them.
+
+    MLflow's schema enforcement converts only what it deems lossless (int8..int32 and
+    float32 to double) and refuses int64, nullable Int64 and bool for a ``double`` column,
+    while a ``long`` column refuses floats; a user's table (a CSV read by pandas, a
+    parquet file, JSON sent to a server) can hold any of these for the same feature. The
+    packaged model's recipe turns every numeric column into float64 itself and names a
+    column that holds something else, and IDs arrive as ints or strings, so a typed
+    schema would only refuse good rows. What each column is lives in ``input_kinds``.
+    """
+    from mlflow.types import ColSpec, Schema
+    from mlflow.types.schema import AnyType
+
+    return Schema([ColSpec(AnyType(), c) for c in refit.predictor.input_columns])
+
+
+def input_kinds(refit: Refit) -> dict[str, str]:
+    """Each input column as the recipe reads it: numeric, datetime or categorical."""
+    recipe = refit.predictor.recipe
+    numeric, datetime = set(recipe.numeric), set(getattr(recipe, "datetime", ()))
+    return {
+        c: "numeric" if c in numeric else "datetime" if c in datetime else "categorical"
+        for c in refit.predictor.input_columns
+    }
 
 
 def _output_type(classes: Sequence[Any]) -> str:

@@ -8,6 +8,9 @@ Policies (lexicographic objectives with a tolerance, the FLAML idea):
   within the tolerance, the most balanced one: the lowest geometric mean of each
   objective's ratio to that set's minimum.
 
+Or the user names the trial (``trial=N`` or ``run_id=...``, instead of a policy): it must
+be one of the study's finished (``ok``) trials.
+
 A Study in, a Selection out: nothing here reads or writes MLflow.
 """
 
@@ -20,12 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tunetrack._core import FAMILY_KEY
+from tunetrack._core import FAMILY_KEY, TrialState
 from tunetrack.analysis import pareto_mask
 from tunetrack.exceptions import ConfigError
 from tunetrack.study import Study, TrialRecord
 
 POLICIES = ("best", "pareto", "smallest-within")
+PICKED = "picked"  # the Selection.policy of a trial the user named
 DEFAULT_TOLERANCE = 0.01
 COST_METRICS = ("fit_seconds", "model_bytes")
 
@@ -76,12 +80,32 @@ class Selection:
         return pd.DataFrame(rows)
 
 
-def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERANCE) -> Selection:
-    """Pick a trial of ``study`` by ``policy``; see the module doc for the rules."""
+def choose(
+    study: Study,
+    policy: str | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    trial: int | None = None,
+    run_id: str | None = None,
+) -> Selection:
+    """Pick a trial of ``study`` by ``policy`` (default ``best``; see the module doc), or
+    the one the user names by number (``trial``) or run id (``run_id``)."""
+    named = [
+        flag for flag, given in (("--trial", trial), ("--run-id", run_id)) if given is not None
+    ]
+    if len(named) > 1:
+        raise ConfigError("--trial and --run-id both name the trial to ship; pass one of them")
+    if named and policy is not None:
+        raise ConfigError(
+            f"{named[0]} names the trial to ship and --policy {policy} chooses one; "
+            "pass one of them"
+        )
+    policy = policy or "best"
     if policy not in POLICIES:
         raise ConfigError(f"unknown policy {policy!r}; choose one of: {', '.join(POLICIES)}")
     if not (isinstance(tolerance, int | float) and math.isfinite(tolerance) and tolerance >= 0):
         raise ConfigError(f"--tolerance must be a fraction >= 0 like 0.02 (2%); got {tolerance!r}")
+    picked = _named_trial(study, trial, run_id) if named else None
     metric = study.metric
     best = study.best  # raises a one-line error when no trial succeeded
     best_value = best.metrics[metric]
@@ -108,7 +132,13 @@ def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERA
     )
     within = [c for c in candidates if c.within]
     pct = f"{100 * tolerance:g}%"
-    if policy == "best":
+    if picked is not None:
+        policy = PICKED
+        chosen = next(c for c in candidates if c.trial.run_id == picked.run_id)
+        how = f"trial {picked.number}" if trial is not None else f"run id {picked.run_id}"
+        gap = f"{100 * chosen.gap:.3g}% above" if chosen.gap else "equal to"
+        reason = f"named by {how}; its {metric} is {gap} the best {best_value:.6g}"
+    elif policy == "best":
         chosen = candidates[0]
         reason = f"lowest {metric}"
     elif policy == "smallest-within":
@@ -125,6 +155,34 @@ def choose(study: Study, policy: str = "best", tolerance: float = DEFAULT_TOLERA
             f"fit_seconds, model_bytes) within {pct} of the best {metric} {best_value:.6g}"
         )
     return Selection(policy, float(tolerance), metric, chosen.trial, candidates, reason)
+
+
+def _named_trial(study: Study, number: int | None, run_id: str | None) -> TrialRecord:
+    """The trial the user named; one-line errors for one that is not there or not done."""
+    if number is not None:
+        found = [t for t in study.trials if t.number == number]
+        if not found:
+            numbers = sorted(t.number for t in study.trials)
+            have = f"{numbers[0]}-{numbers[-1]}" if numbers else "none yet"
+            raise ConfigError(
+                f"study {study.run_id} has no trial {number} (its trials: {have}); "
+                "pass a trial number from its report or `select --dry-run`"
+            )
+    else:
+        found = [t for t in study.trials if t.run_id == run_id]
+        if not found:
+            raise ConfigError(
+                f"run {run_id} is not a trial of study {study.run_id}; pass the run id of "
+                "one of its trials, or --run-id alone to use the study that ran it"
+            )
+    picked = found[0]
+    if picked.state != TrialState.OK or picked.value(study.metric) is None:
+        why = f": {picked.error[:160]}" if picked.error else ""
+        raise ConfigError(
+            f"trial {picked.number} is {picked.state}{why}; only a finished (ok) trial has a "
+            f"model to ship, e.g. the best, trial {study.best.number}"
+        )
+    return picked
 
 
 def _cost(trial: TrialRecord, name: str) -> float:

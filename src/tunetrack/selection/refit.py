@@ -10,7 +10,7 @@ autologging, say), and logs what the refit returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +115,16 @@ def refit(
     run_params: Mapping[str, str],
     *,
     around_fit: AbstractContextManager[Any] | None = None,
+    version_changes: Sequence[str] | None = None,
 ) -> Refit:
     """The trial's exact training run again (its params, its kept rounds), then a check
     that both the refit and the packaged path score what the trial logged.
 
-    ``around_fit`` is entered for the fit alone (e.g. MLflow autologging). Raises
-    ModelError when either score differs from the trial's beyond float noise.
+    ``around_fit`` is entered for the fit alone (e.g. MLflow autologging).
+    ``version_changes`` lists the libraries whose versions differ from the study's
+    (``package recorded -> running``; None when the study recorded none), so a failed
+    check can say which cause it points to. Raises ModelError when either score differs
+    from the trial's beyond float noise.
     """
     config = study.config
     task = prepared.task
@@ -155,9 +159,26 @@ def refit(
         if abs(value - logged) > REPRODUCE_TOLERANCE * max(1.0, abs(logged)):
             raise ModelError(
                 f"the {what} scores {metric} {value:.9g} but trial {trial.number} logged "
-                f"{logged:.9g}; the data or library versions differ from the study's, so "
-                "pass the study's original --train/--valid files or re-run the study"
+                f"{logged:.9g}; {_likely_cause(version_changes)}"
             )
     example = prepared.valid[list(prepared.recipe.features)].head(3).reset_index(drop=True)
     trained = {**fixed, **params, **({"num_boost_round": rounds} if family.boosted else {})}
     return Refit(predictor=predictor, refit_value=refit_value, example=example, params=trained)
+
+
+def _likely_cause(version_changes: Sequence[str] | None) -> str:
+    """What a refit that does not reproduce points to, and the fix."""
+    if version_changes:
+        return (
+            f"the libraries differ from the study's ({', '.join(version_changes)}), so "
+            "install the study's versions or re-run the study with these"
+        )
+    if version_changes is None:
+        return (
+            "the data or library versions differ from the study's (it recorded no "
+            "versions), so pass the study's original --train/--valid files or re-run it"
+        )
+    return (
+        "the libraries are the versions the study recorded, so the data differ: pass the "
+        "study's original --train/--valid files or re-run the study"
+    )

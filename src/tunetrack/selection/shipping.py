@@ -23,6 +23,8 @@ from tunetrack.preparation import prepare_study_data
 from tunetrack.selection import flavor, registry
 from tunetrack.selection.refit import refit, study_tables
 from tunetrack.storage import open_storage
+from tunetrack.storage.lineage import version_changes
+from tunetrack.storage.schema import ROLE_STUDY, ROLE_TRIAL, TAG_PARENT, TAG_ROLE
 from tunetrack.study import Study, TrialRecord
 
 
@@ -40,6 +42,9 @@ class Shipped:
     version: str | None = None
     alias: str | None = None
     previous_version: str | None = None  # where the alias pointed before
+    # Libraries whose versions differ from the study's (``xgboost 3.1.0 -> 3.2.0``): the
+    # refit reproduced the trial's metric all the same.
+    version_changes: tuple[str, ...] = ()
 
     @property
     def registry_uri(self) -> str | None:
@@ -48,6 +53,26 @@ class Shipped:
         if self.alias:
             return f"models:/{self.registered_name}@{self.alias}"
         return f"models:/{self.registered_name}/{self.version}"
+
+
+def study_of_trial(run_id: str, tracking_uri: str | None = None) -> str:
+    """The study run a trial's run belongs to (``select --run-id`` without ``--study``)."""
+    run = open_storage(tracking_uri, read_only=True).get_run(run_id)  # one line if unknown
+    role = run.tags.get(TAG_ROLE)
+    parent = run.tags.get(TAG_PARENT)
+    if role != ROLE_TRIAL or not parent:
+        what = f"a {role} run" if role else "not a tunetrack run"
+        fix = f"--study {run_id} --trial N" if role == ROLE_STUDY else "a trial's run id"
+        raise ConfigError(f"run {run_id} is {what}, not a trial; pass {fix}")
+    return parent
+
+
+def study_version_changes(study: Study) -> list[str] | None:
+    """Libraries whose versions here differ from those ``study`` recorded (``package
+    recorded -> running``); None when it recorded none (tuned before they were)."""
+    return version_changes(
+        open_storage(study.tracking_uri, read_only=True).get_run(study.run_id).tags
+    )
 
 
 def ship(
@@ -66,13 +91,9 @@ def ship(
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
     family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
-    if autolog and family.name not in flavor.AUTOLOG_FLAVORS:
-        raise ConfigError(
-            f"--autolog records a boosting curve with MLflow's "
-            f"{'/'.join(flavor.AUTOLOG_FLAVORS)} autologging; trial {trial.number} is a "
-            f"{family.name} model, so drop --autolog"
-        )
-    run_params = dict(open_storage(study.tracking_uri, read_only=True).get_run(study.run_id).params)
+    study_run = open_storage(study.tracking_uri, read_only=True).get_run(study.run_id)
+    run_params = dict(study_run.params)
+    changes = version_changes(study_run.tags)
     config = build_config({**study.config, "space": None})
     sources = flavor.logged_sources(study)
     train_table, valid_table = study_tables(study, config, train, valid, run_params, sources)
@@ -86,7 +107,9 @@ def ship(
     ):
         prepared = prepare_study_data(config, train_table, valid_table)
         around = flavor.autologging(family.name) if autolog else None
-        refitted = refit(study, trial, family, prepared, run_params, around_fit=around)
+        refitted = refit(
+            study, trial, family, prepared, run_params, around_fit=around, version_changes=changes
+        )
         if not autolog:
             flavor.log_params(refitted.params)
         info = flavor.log_model(refitted, Path(tmp), study.metric)
@@ -99,6 +122,7 @@ def ship(
         metric=study.metric,
         logged_value=trial.metrics[study.metric],
         refit_value=refitted.refit_value,
+        version_changes=tuple(changes or ()),
     )
     if not register:
         return shipped

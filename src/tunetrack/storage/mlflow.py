@@ -36,6 +36,7 @@ from tunetrack.storage.base import (
     TrialWrite,
 )
 from tunetrack.storage.datasets import dataset_fields
+from tunetrack.storage.lineage import current_lineage
 from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
 
 
@@ -130,8 +131,8 @@ class MlflowStorage(StudyStorage):
 
         run = self._client.create_run(
             experiment_id,
-            tags={schema.TAG_ROLE: schema.ROLE_STUDY, schema.TAG_MODEL: record.model,
-                  **record.tags},
+            tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_STUDY,
+                  schema.TAG_MODEL: record.model, **record.tags},
         )  # fmt: skip
         run_id = run.info.run_id
         try:
@@ -352,3 +353,28 @@ def _run_data(run: Any) -> RunData:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _lineage_tags() -> dict[str, str]:
+    """A study run's lineage under MLflow's own tag names (what its fluent runs carry)."""
+    from mlflow.entities import SourceType
+    from mlflow.utils.mlflow_tags import (
+        MLFLOW_GIT_BRANCH,
+        MLFLOW_GIT_COMMIT,
+        MLFLOW_SOURCE_NAME,
+        MLFLOW_SOURCE_TYPE,
+        MLFLOW_USER,
+    )
+
+    lineage = current_lineage()
+    tags = {
+        MLFLOW_USER: lineage.user,
+        MLFLOW_SOURCE_NAME: lineage.source,
+        MLFLOW_SOURCE_TYPE: SourceType.to_string(SourceType.LOCAL),
+    }
+    if lineage.git is not None:
+        commit, branch = lineage.git
+        tags[MLFLOW_GIT_COMMIT] = commit
+        if branch:
+            tags[MLFLOW_GIT_BRANCH] = branch
+    return {**tags, **lineage.version_tags()}
