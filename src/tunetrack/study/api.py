@@ -111,14 +111,19 @@ def create_study(
     )
 
 
+# What the stored config says for a table passed as a DataFrame: it has no path, but it
+# is not the bundled data either (which ``None`` would mean).
+IN_MEMORY_TABLE = "<DataFrame>"
+
+
 def _config(
     config: ConfigLike, overrides: Iterable[str], train: DataLike, valid: DataLike, **kwargs: Any
 ) -> Any:
     return resolve_config(
         config,
         overrides=overrides,
-        train=None if isinstance(train, pd.DataFrame) else train,
-        valid=None if isinstance(valid, pd.DataFrame) else valid,
+        train=IN_MEMORY_TABLE if isinstance(train, pd.DataFrame) else train,
+        valid=IN_MEMORY_TABLE if isinstance(valid, pd.DataFrame) else valid,
         **kwargs,
     )
 
