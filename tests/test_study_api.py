@@ -66,3 +66,39 @@ def test_a_created_default_study_tries_its_start_point_first(
     study.optimize(n_trials=1, progress=False)  # tried once: not again
     assert study.trials[1].params != study.trials[0].params
     assert study.get_trials(states="ok") == study.trials
+
+
+def test_start_points_can_be_turned_off(sample_paths: tuple[str, str]) -> None:
+    from tunetrack.models import Task, get_model
+
+    train, valid = sample_paths
+    (point,) = get_model("xgboost").start_points(Task(), "native")
+    study = tunetrack.create_study(
+        train=train,
+        valid=valid,
+        overrides=["model.num_boost_round=30", "search.start_points=false"],
+        storage=InMemoryStorage(),
+    )
+    study.optimize(n_trials=1, progress=False)
+    assert {k: study.trials[0].params[k] for k in point} != point
+    assert study.config["search"]["start_points"] is False
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_a_dataframe_with_a_target_tunes_from_a_notebook(task: str) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x1": rng.normal(size=300), "x2": rng.normal(size=300)})
+    frame["y"] = 2 * frame["x1"] - frame["x2"] + rng.normal(scale=0.1, size=300)
+    if task == "classification":
+        frame["y"] = (frame["y"] > 0).astype(int)
+    study = tunetrack.tune(
+        train=frame, target="y", max_evals=2, overrides=FAST, storage=InMemoryStorage(),
+        progress=False,
+    )  # fmt: skip
+    assert [t.state for t in study.trials] == ["ok", "ok"]
+    assert study.metric == ("log_loss" if task == "classification" else "rmse")
+    # The stored config says where the rows came from: not a path, not the bundled data.
+    assert study.config["data"]["train"] == "<DataFrame>"
