@@ -317,8 +317,11 @@ def test_skops_file_with_an_unexpected_type_is_refused(name: str, tmp_path: Path
 
 def test_lightgbm_refuses_dataset_settings_and_doubled_aliases() -> None:
     family = MODELS["lightgbm"]
-    with pytest.raises(ConfigError, match="Dataset setting"):
-        family.check_param_names(["max_bin"], where="model.params")
+    with pytest.raises(ConfigError, match="Dataset setting tunetrack sets itself"):
+        family.check_param_names(["feature_pre_filter"], where="model.params")
+    family.check_param_names(["max_bin"], where="model.params")  # built into the Dataset
+    with pytest.raises(ConfigError, match=r"space\.max_bin is a setting of the lightgbm Dataset"):
+        family.check_settings({}, ["max_bin"])
     with pytest.raises(ConfigError, match="two names of one LightGBM parameter"):
         family.check_param_names(["eta", "learning_rate"], where="space")
     family.check_param_names(["min_child_samples", "colsample_bytree"], where="space")

@@ -76,6 +76,12 @@ class ModelFamily(ABC):
     boosted: bool = False
     # The file name a saved model gets inside a packaged model's directory.
     model_file: str
+    # Settings of the training data prepare() builds once for all trials (binning, the
+    # matrix type). model.params may fix them and prepare() builds the data with them; a
+    # space cannot vary them, since every trial shares that one build.
+    data_params: frozenset[str] = frozenset()
+    # How the family's docs name that training data, for the one-line refusal.
+    data_label: str = "training data"
 
     @abstractmethod
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
@@ -93,11 +99,34 @@ class ModelFamily(ABC):
         """Raise ConfigError naming a parameter the family does not know (a typo would
         otherwise be tuned for nothing)."""
 
+    def check_settings(self, fixed: Mapping[str, Any], tuned: Collection[str]) -> None:
+        """Raise a one-line ConfigError, before any write, for settings that cannot run:
+        here a space (``tuned``: its parameter names) naming a data setting. Families add
+        their own cases (settings that contradict each other or the fixed ``model.params``).
+        """
+        for name in sorted(tuned):
+            if name in self.data_params:
+                raise ConfigError(
+                    f"space.{name} is a setting of the {self.name} {self.data_label}, built "
+                    f"once for all trials, so no trial can change it; fix it with "
+                    f"model.params.{name} instead"
+                )
+
     @abstractmethod
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
     ) -> TrainingData:
-        """Build the training structures once per study."""
+        """Build the training structures once per study, with the data settings
+        (``data_params``) among ``fixed_params`` (the config's ``model.params``). Raises
+        ConfigError for fixed settings the data cannot serve (e.g. categorical columns to a
+        learner that cannot split them)."""
 
     @abstractmethod
     def fit(

@@ -85,7 +85,14 @@ class LinearFamily(ModelFamily):
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
     ) -> TrainingData:
         pre = _preprocessor(x_train).fit(x_train)
         return TrainingData(

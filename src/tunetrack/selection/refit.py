@@ -121,15 +121,20 @@ def refit(
     """
     config = study.config
     task = prepared.task
+    fixed = dict(config["model"].get("params") or {})
     data = family.prepare(
-        prepared.x_train(), prepared.y_train, prepared.x_valid(), prepared.y_valid, task
+        prepared.x_train(),
+        prepared.y_train,
+        prepared.x_valid(),
+        prepared.y_valid,
+        task,
+        fixed_params=fixed,
     )
     params = {k: v for k, v in trial.params.items() if k != FAMILY_KEY}
     best_iteration = trial.value("best_iteration")
     rounds = int(config["model"]["num_boost_round"])
     if family.boosted and best_iteration is not None:
         rounds = int(best_iteration) + 1
-    fixed = dict(config["model"].get("params") or {})
     nthread = run_params.get("nthread")
     if family.name == "xgboost" and nthread and nthread.isdigit():
         fixed.setdefault("nthread", int(nthread))  # the trials' threads: same floating sums

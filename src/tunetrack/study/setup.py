@@ -164,13 +164,22 @@ def prepare_inputs(
         start_points = [
             {**constants, **point} for point in families[names[0]].start_points(task, encoding)
         ]
-    for name, params in family_branches(described, names).items():
+    branches = family_branches(described, names)
+    for name, params in branches.items():
         families[name].check_param_names(params, where="space")
-    for family in families.values():
+    for name, family in families.items():
         family.check_param_names(config.model.params, where="model.params")
+        family.check_settings(config.model.params, branches.get(name, set()))
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     training = {
-        name: family.prepare(x_train, study_data.y_train, x_valid, study_data.y_valid, task)
+        name: family.prepare(
+            x_train,
+            study_data.y_train,
+            x_valid,
+            study_data.y_valid,
+            task,
+            fixed_params=config.model.params,
+        )
         for name, family in families.items()
     }
     target = study_data.target
