@@ -39,6 +39,12 @@ WORKS: list[tuple[str, str, list[str]]] = [
         "xgboost",
         ["model.params.booster=gblinear", ONEHOT, GBLINEAR_SPACE],
     ),
+    ("xgboost booster tuned over trees", "xgboost", ["space.booster=choice(['gbtree', 'dart'])"]),
+    (
+        "xgboost booster tuned with gblinear on one-hot columns",
+        "xgboost",
+        ["space.booster=choice(['gbtree', 'gblinear'])", ONEHOT],
+    ),
     ("lightgbm fixed max_bin", "lightgbm", ["model.params.max_bin=64"]),
     ("lightgbm fixed min_data_in_bin", "lightgbm", ["model.params.min_data_in_bin=5"]),
 ]
@@ -58,10 +64,22 @@ REFUSED: list[tuple[str, str, list[str], list[str]]] = [
         ["space.tree_method", "model.params.tree_method"],
     ),
     (
-        "xgboost booster in the space",
+        "xgboost updater in the space",
+        "xgboost",
+        ["space.updater=choice(['grow_histmaker', 'grow_colmaker'])"],
+        ["space.updater", "model.params.updater"],
+    ),
+    (
+        "xgboost booster tuned with gblinear on categorical columns",
         "xgboost",
         ["space.booster=choice(['gbtree', 'gblinear'])"],
-        ["space.booster", "model.params.booster"],
+        ["space.booster", "'gblinear'", "cat", "features.encoding=onehot"],
+    ),
+    (
+        "xgboost booster tuned over an unknown one",
+        "xgboost",
+        ["space.booster=choice(['gbtree', 'gbforest'])"],
+        ["space.booster", "'gbforest'", "gblinear"],
     ),
     (
         "xgboost exact on categorical columns",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -99,11 +99,11 @@ class ModelFamily(ABC):
         """Raise ConfigError naming a parameter the family does not know (a typo would
         otherwise be tuned for nothing)."""
 
-    def check_settings(self, fixed: Mapping[str, Any], tuned: Collection[str]) -> None:
+    def check_settings(self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]]) -> None:
         """Raise a one-line ConfigError, before any write, for settings that cannot run:
-        here a space (``tuned``: its parameter names) naming a data setting. Families add
-        their own cases (settings that contradict each other or the fixed ``model.params``).
-        """
+        here a space naming a data setting (``tuned``: the space's parameter names, each
+        with the values a choice or constant may give; empty for a distribution). Families
+        add their own cases (settings that contradict each other or ``model.params``)."""
         for name in sorted(tuned):
             if name in self.data_params:
                 raise ConfigError(
@@ -122,11 +122,13 @@ class ModelFamily(ABC):
         task: Task,
         *,
         fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         """Build the training structures once per study, with the data settings
-        (``data_params``) among ``fixed_params`` (the config's ``model.params``). Raises
-        ConfigError for fixed settings the data cannot serve (e.g. categorical columns to a
-        learner that cannot split them)."""
+        (``data_params``) among ``fixed_params`` (the config's ``model.params``), for every
+        value the space may give (``tuned``, as in ``check_settings``). Raises ConfigError
+        for settings the data cannot serve (e.g. categorical columns to a learner that
+        cannot split them)."""
 
     @abstractmethod
     def fit(

@@ -10,7 +10,7 @@ sparse (one-hot) input passes through. Models are stored with skops, not pickle.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ class RandomForestFamily(ModelFamily):
         task: Task,
         *,
         fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         import scipy.sparse as sp
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -148,8 +148,9 @@ KNOWN_PARAMS = frozenset(
 )
 # Settings that choose or shape the training matrix, built once for all trials: fixed in
 # model.params, never tuned (a trial with another max_bin than the QuantileDMatrix's, or
-# with a tree method it cannot serve, fails in XGBoost).
-MATRIX_PARAMS = frozenset(["max_bin", "tree_method", "booster", "updater"])
+# with a tree method it cannot serve, fails in XGBoost). The booster may be tuned: the
+# matrix is chosen for every booster the space can give (see prepare).
+MATRIX_PARAMS = frozenset(["max_bin", "tree_method", "updater"])
 TREE_METHODS = ("auto", "hist", "approx", "exact")
 BOOSTERS = ("gbtree", "dart", "gblinear")
 # What gblinear ignores (XGBoost lists them as "not used" at verbosity 1): tuning one
@@ -217,8 +218,14 @@ class XGBoostFamily(ModelFamily):
                     "keep one"
                 )
 
-    def check_settings(self, fixed: Mapping[str, Any], tuned: Collection[str]) -> None:
+    def check_settings(self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]]) -> None:
         super().check_settings(fixed, tuned)
+        unknown = [str(v) for v in tuned.get("booster", ()) if v not in BOOSTERS]
+        if unknown:
+            raise ConfigError(
+                f"space.booster may give {unknown[0]!r}, not an XGBoost booster; choose "
+                f"among: {', '.join(BOOSTERS)}"
+            )
         for name, allowed in (("tree_method", TREE_METHODS), ("booster", BOOSTERS)):
             value = fixed.get(name)
             if value is not None and value not in allowed:
@@ -262,20 +269,21 @@ class XGBoostFamily(ModelFamily):
         task: Task,
         *,
         fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         import xgboost as xgb
 
         fixed = dict(fixed_params or {})
+        boosters = {fixed.get("booster", "gbtree"), *(tuned or {}).get("booster", ())}
         categorical = _has_categories(x_train)
-        learner = _without_categories(fixed)
+        learner = _without_categories(fixed, boosters)
         if categorical and learner is not None:
             names = [str(c) for c, t in x_train.dtypes.items() if str(t) == "category"]
             raise ConfigError(
-                f"model.params.{learner} cannot use categorical columns "
-                f"({', '.join(names)}); set features.encoding=onehot, or leave "
-                f"model.params.{learner.split('=')[0]} out"
+                f"{learner} cannot use categorical columns ({', '.join(names)}); set "
+                "features.encoding=onehot, or leave it out"
             )
-        if _quantile_matrix_serves(fixed):
+        if _quantile_matrix_serves(fixed, boosters):
             # Binned once here, so every trial must train with this max_bin: the space
             # cannot vary it (check_settings) and the fixed one reaches xgb.train too.
             train = xgb.QuantileDMatrix(
@@ -414,23 +422,25 @@ def _best_iteration(booster: Any) -> int:
     return int(best)
 
 
-def _quantile_matrix_serves(fixed: Mapping[str, Any]) -> bool:
-    """Whether the fixed settings train on the histogram method, the one tree method a
+def _quantile_matrix_serves(fixed: Mapping[str, Any], boosters: Collection[Any]) -> bool:
+    """Whether every trial trains trees with the histogram method, the one tree method a
     ``QuantileDMatrix`` serves; a plain ``DMatrix`` serves them all (at the cost of
     re-sketching the data, which ``approx`` does every round anyway)."""
     return (
         fixed.get("tree_method", "hist") in ("hist", "auto")
-        and fixed.get("booster", "gbtree") in ("gbtree", "dart")
+        and set(boosters) <= {"gbtree", "dart"}
         and "updater" not in fixed
     )
 
 
-def _without_categories(fixed: Mapping[str, Any]) -> str | None:
-    """The fixed setting (``name=value``) whose learner cannot split categorical columns."""
+def _without_categories(fixed: Mapping[str, Any], boosters: Collection[Any]) -> str | None:
+    """The setting, as a user wrote it, whose learner cannot split categorical columns."""
     if fixed.get("booster") == "gblinear":
-        return "booster=gblinear"
+        return "model.params.booster=gblinear"
+    if "gblinear" in boosters:
+        return "space.booster's choice 'gblinear'"
     if fixed.get("tree_method") == "exact":
-        return "tree_method=exact"
+        return "model.params.tree_method=exact"
     return None
 
 

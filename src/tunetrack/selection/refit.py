@@ -26,8 +26,9 @@ from tunetrack.exceptions import ModelError
 from tunetrack.metrics import score
 from tunetrack.models import ModelFamily
 from tunetrack.predictor import Predictor
-from tunetrack.preparation import StudyData, split, splits_train
+from tunetrack.preparation import StudyData, model_names, split, splits_train
 from tunetrack.study import Study, TrialRecord
+from tunetrack.study.setup import tuned_values
 
 # A refit is the same computation as the trial; allow only float noise in the metric.
 REPRODUCE_TOLERANCE = 1e-6
@@ -122,6 +123,8 @@ def refit(
     config = study.config
     task = prepared.task
     fixed = dict(config["model"].get("params") or {})
+    # The study's own training structures: the same matrix kind its trials trained on.
+    tuned = tuned_values(study.search_space, model_names(str(config["model"]["name"])))
     data = family.prepare(
         prepared.x_train(),
         prepared.y_train,
@@ -129,6 +132,7 @@ def refit(
         prepared.y_valid,
         task,
         fixed_params=fixed,
+        tuned=tuned.get(family.name, {}),
     )
     params = {k: v for k, v in trial.params.items() if k != FAMILY_KEY}
     best_iteration = trial.value("best_iteration")

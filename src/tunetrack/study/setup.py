@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from tunetrack.preparation import (
     prepare_study_data,
 )
 from tunetrack.samplers import check_engine
-from tunetrack.space import build_space, describe_space
+from tunetrack.space import build_space, describe_space, space_leaves
 from tunetrack.storage import DatasetRecord
 
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
@@ -164,12 +164,12 @@ def prepare_inputs(
         start_points = [
             {**constants, **point} for point in families[names[0]].start_points(task, encoding)
         ]
-    branches = family_branches(described, names)
-    for name, params in branches.items():
+    for name, params in family_branches(described, names).items():
         families[name].check_param_names(params, where="space")
+    tuned = tuned_values(described, names)
     for name, family in families.items():
         family.check_param_names(config.model.params, where="model.params")
-        family.check_settings(config.model.params, branches.get(name, set()))
+        family.check_settings(config.model.params, tuned[name])
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     training = {
         name: family.prepare(
@@ -179,6 +179,7 @@ def prepare_inputs(
             study_data.y_valid,
             task,
             fixed_params=config.model.params,
+            tuned=tuned[name],
         )
         for name, family in families.items()
     }
@@ -189,6 +190,20 @@ def prepare_inputs(
     ]
     metric = config.search.metric or default_metric(task)
     return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+
+
+def tuned_values(
+    described: Mapping[str, Any], names: Sequence[str]
+) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Each family's space parameters with the values a choice or constant may give
+    (empty for a distribution): what ``ModelFamily.check_settings`` and ``prepare`` read.
+    A name in several families' branches carries the values of all of them."""
+    branches = family_branches(described, names)
+    leaves = space_leaves(described)
+    return {
+        name: {p: leaves[p].options if p in leaves else () for p in sorted(branches.get(name, ()))}
+        for name in names
+    }
 
 
 def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> DatasetRecord:
