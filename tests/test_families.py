@@ -229,6 +229,7 @@ def test_pruner_stops_a_boosted_family(name: str, case_name: str) -> None:
 # Default space and parameter names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_name", ["regression", "binary", "multiclass"])
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_sample_of_the_default_space_is_valid_and_fits(name: str, case_name: str) -> None:

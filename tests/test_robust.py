@@ -71,6 +71,7 @@ def _trial_runs(client: MlflowClient, study_run_id: str) -> list:
     return client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{study_run_id}'")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_trial_then_resume_loses_nothing(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -110,6 +111,7 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(
     assert [t.run_id for t in study.trials[:2]] == [t.run_id for t in stale.trials[:2]]
 
 
+@pytest.mark.slow
 def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -190,6 +192,7 @@ def test_resume_with_no_study_is_a_clear_error() -> None:
         tunetrack.tune(max_evals=1, progress=False, resume=True)
 
 
+@pytest.mark.slow
 def test_trial_timeout_fails_the_trial_and_the_search_goes_on(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -249,6 +252,7 @@ def test_nan_metric_fails_the_trial(sample_paths: tuple[str, str]) -> None:
     assert all(np.isfinite(t.metrics["rmse"]) for t in ok)
 
 
+@pytest.mark.slow
 def test_two_studies_write_one_sqlite_store_at_once(
     sample_paths: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -306,6 +310,7 @@ def test_two_studies_write_one_sqlite_store_at_once(
     assert reads > 0
 
 
+@pytest.mark.slow
 def test_unwritable_artifact_store_is_a_clear_error(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:

@@ -177,6 +177,7 @@ def _post(url: str, payload: dict[str, object]) -> list[float]:
         return json.loads(response.read())["predictions"]
 
 
+@pytest.mark.slow
 def test_served_predictions_agree(shipped: ShippedStudy) -> None:
     port = _free_port()
     cmd = [sys.executable, "-m", "tunetrack.cli", "serve", URI, "--port", str(port)]
