@@ -31,6 +31,7 @@ from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
 from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
 from tunetrack.storage.base import lease_tags
+from tunetrack.storage.uris import resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
 from tunetrack.study.lease import (
     Claim,
@@ -200,8 +201,14 @@ def _refuse_if_claimed(
     """Refuse a resume of a study another process is running before spending seconds on
     reading and preparing the data. Only a live claim is reported here; anything else
     (no such study, an unreachable store) is left to the checks in their usual order."""
+    where = storage if storage is not None else config.tracking.tracking_uri
     try:
-        store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
+        if not isinstance(where, StudyStorage):
+            # Only look: a SQLite file that is not there is not made here.
+            path = sqlite_path(resolve_tracking_uri(where, writing=False))
+            if path is not None and not path.exists():
+                return
+        store = open_storage(where, read_only=True)
         parent = store.get_run(run_id) if run_id else store.latest_study(config.tracking.experiment)
         lease = store.read_lease(parent.run_id)
     except TunetrackError:
