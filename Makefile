@@ -21,7 +21,7 @@ COMPAT_TESTS ?= $(wildcard tests/test_tune.py tests/test_selection.py tests/test
 UV_VERSION := 0.13.9
 LOCK_FLAGS := --universal --python-version 3.11 --no-emit-package tunetrack --quiet
 
-.PHONY: demo test test-compat lint bench bench-quick lock clean
+.PHONY: demo test test-fast test-compat lint bench bench-quick lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
+
+# The inner loop: lint and every test not marked slow (real subprocesses, signals, servers,
+# a browser, whole studies over ~5 s). `make test` still runs everything.
+test-fast: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -m "not slow"
 
 # The tracking contract on the oldest supported MLflow, XGBoost, Hyperopt, ... (CI runs
 # it after `make test`). Exit code 5 (no tests collected) is not a failure here.

@@ -19,6 +19,9 @@ from tunetrack.synthetic import synthetic_study
 
 from .conftest import port_closed
 
+# A real browser (and for the UI test an MLflow server): seconds each, so not in test-fast.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = os.environ.get("TUNETRACK_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--no-sandbox",

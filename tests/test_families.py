@@ -229,6 +229,7 @@ def test_pruner_stops_a_boosted_family(name: str, case_name: str) -> None:
 # Default space and parameter names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case_name", ["regression", "binary", "multiclass"])
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_sample_of_the_default_space_is_valid_and_fits(name: str, case_name: str) -> None:
@@ -317,8 +318,11 @@ def test_skops_file_with_an_unexpected_type_is_refused(name: str, tmp_path: Path
 
 def test_lightgbm_refuses_dataset_settings_and_doubled_aliases() -> None:
     family = MODELS["lightgbm"]
-    with pytest.raises(ConfigError, match="Dataset setting"):
-        family.check_param_names(["max_bin"], where="model.params")
+    with pytest.raises(ConfigError, match="Dataset setting tunetrack sets itself"):
+        family.check_param_names(["feature_pre_filter"], where="model.params")
+    family.check_param_names(["max_bin"], where="model.params")  # built into the Dataset
+    with pytest.raises(ConfigError, match=r"space\.max_bin is a setting of the lightgbm Dataset"):
+        family.check_settings({}, ["max_bin"])
     with pytest.raises(ConfigError, match="two names of one LightGBM parameter"):
         family.check_param_names(["eta", "learning_rate"], where="space")
     family.check_param_names(["min_child_samples", "colsample_bytree"], where="space")

@@ -13,6 +13,7 @@ from .conftest import TRAIN_SAMPLE, VALID_SAMPLE
 NOTEBOOK = Path(__file__).parents[1] / "examples" / "tuning.ipynb"
 
 
+@pytest.mark.slow
 def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNETRACK_EXAMPLE_FAST", "1")
     monkeypatch.setenv("TUNETRACK_TRAIN", str(TRAIN_SAMPLE))

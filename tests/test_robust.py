@@ -20,6 +20,7 @@ from tunetrack.report.data import history
 from tunetrack.samplers import Suggestion
 from tunetrack.samplers.hyperopt import HyperoptSampler
 from tunetrack.space import build_space, flatten_params
+from tunetrack.storage import schema
 
 from .conftest import FAST
 
@@ -41,10 +42,17 @@ def _sets(items: list[str]) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
 
+# Backstops against a hang, never a speed check: every wait below ends on its event (a run
+# in the store, a process exiting); on a loaded machine (a benchmark beside the tests)
+# the slow trials took minutes.
+BACKSTOP = 900
+
+
 def _wait_for_running_trial(client: MlflowClient, number: int, proc: subprocess.Popen) -> None:
-    """Poll the store until trial ``number`` is in flight. The bound is only a backstop:
-    on a loaded machine (a benchmark beside the tests) the earlier trials take minutes."""
-    deadline = time.monotonic() + 600
+    """Return as soon as trial ``number``'s run is RUNNING in the store: its run is
+    created just before it starts, so a signal sent now finds it in flight (whether it
+    is still setting up or boosting makes no difference to what it leaves behind)."""
+    deadline = time.monotonic() + BACKSTOP
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         for experiment in client.search_experiments():
@@ -53,7 +61,6 @@ def _wait_for_running_trial(client: MlflowClient, number: int, proc: subprocess.
                 f"tags.`tunetrack.trial` = '{number}' and attributes.status = 'RUNNING'",
             )
             if runs:
-                time.sleep(0.3)  # well inside the trial's boosting loop
                 return
         time.sleep(0.1)
     raise AssertionError(f"trial {number} never started")
@@ -64,6 +71,7 @@ def _trial_runs(client: MlflowClient, study_run_id: str) -> list:
     return client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{study_run_id}'")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_trial_then_resume_loses_nothing(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -74,16 +82,18 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(
     try:
         _wait_for_running_trial(client, 2, proc)
         proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.wait(timeout=BACKSTOP)
     finally:
         proc.kill()
     stale = tunetrack.load_study()
     assert [t.state for t in stale.trials] == ["ok", "ok", "running"]
+    # The killed process's claim stays behind; its process is gone, so a resume on this
+    # host takes it over at once instead of waiting for it to lapse.
+    lease = client.get_run(stale.run_id).data.tags[schema.TAG_LEASE_OWNER]
+    assert lease.split(":")[1] == str(proc.pid)
 
-    # Three more slow trials: a loaded machine (a benchmark beside the tests) took over 5
-    # minutes once; the bound is a backstop against a hang, not a speed check.
     resumed = subprocess.run(
-        _cli(*args, "--resume"), capture_output=True, text=True, timeout=900, check=False
+        _cli(*args, "--resume"), capture_output=True, text=True, timeout=BACKSTOP, check=False
     )
     assert resumed.returncode == 0, resumed.stderr
     study = tunetrack.load_study()
@@ -101,6 +111,7 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(
     assert [t.run_id for t in study.trials[:2]] == [t.run_id for t in stale.trials[:2]]
 
 
+@pytest.mark.slow
 def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -111,7 +122,7 @@ def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     try:
         _wait_for_running_trial(client, 1, proc)
         proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
+        _, stderr = proc.communicate(timeout=BACKSTOP)
     finally:
         proc.kill()
     assert proc.returncode == 130
@@ -123,6 +134,7 @@ def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     assert [t.state for t in study.trials] == ["ok", "killed"]
     assert client.get_run(study.trials[1].run_id).info.status == "KILLED"
     assert client.get_run(study.run_id).info.status == "KILLED"
+    assert schema.TAG_LEASE_OWNER not in client.get_run(study.run_id).data.tags  # released
 
     resumed = tunetrack.tune(
         train=train, valid=valid, max_evals=4, overrides=SLOW, progress=False, resume=True
@@ -180,6 +192,7 @@ def test_resume_with_no_study_is_a_clear_error() -> None:
         tunetrack.tune(max_evals=1, progress=False, resume=True)
 
 
+@pytest.mark.slow
 def test_trial_timeout_fails_the_trial_and_the_search_goes_on(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -239,6 +252,7 @@ def test_nan_metric_fails_the_trial(sample_paths: tuple[str, str]) -> None:
     assert all(np.isfinite(t.metrics["rmse"]) for t in ok)
 
 
+@pytest.mark.slow
 def test_two_studies_write_one_sqlite_store_at_once(
     sample_paths: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -282,7 +296,7 @@ def test_two_studies_write_one_sqlite_store_at_once(
             assert tunetrack.select(study, policy="pareto").chosen in study.completed
             assert len(history(study)) == len(study.trials)
             reads += 1
-    outputs = [p.communicate(timeout=120) for p in procs]
+    outputs = [p.communicate(timeout=BACKSTOP) for p in procs]
     for proc, (_, stderr) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, stderr
         assert "locked" not in stderr
@@ -296,6 +310,7 @@ def test_two_studies_write_one_sqlite_store_at_once(
     assert reads > 0
 
 
+@pytest.mark.slow
 def test_unwritable_artifact_store_is_a_clear_error(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:

@@ -157,6 +157,7 @@ def test_predict_errors_are_one_line_exit_2(
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.slow
 def test_served_predictions_agree(shipped: ShippedStudy) -> None:
     raw = pd.read_parquet(RAW_SAMPLE).head(50)
     columns = ["PULocationID", "DOLocationID", "trip_distance"]

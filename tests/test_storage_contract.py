@@ -9,8 +9,12 @@ against the oldest MLflow the project supports too.
 from __future__ import annotations
 
 import math
+import os
+import socket
 import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +22,10 @@ import pytest
 
 import tunetrack
 from tunetrack._core import TrialState
-from tunetrack.exceptions import TrackingError
+from tunetrack.exceptions import StudyClaimedError, TrackingError
 from tunetrack.storage import (
     DatasetRecord,
+    Lease,
     StudyRecord,
     StudyRef,
     StudyStorage,
@@ -31,6 +36,7 @@ from tunetrack.storage import (
 from tunetrack.storage.in_memory import InMemoryStorage
 from tunetrack.storage.mlflow import MlflowStorage
 from tunetrack.study import Study
+from tunetrack.study.lease import claim_study
 
 from .conftest import FAST
 
@@ -164,6 +170,62 @@ def test_killed_trials_and_a_reopened_study(storage: StudyStorage) -> None:
     )
     storage.reopen_study(ref.run_id)
     assert storage.get_run(ref.run_id).status == "RUNNING"
+
+
+def test_a_lease_is_written_read_replaced_and_dropped(storage: StudyStorage) -> None:
+    ref = _study(storage)
+    assert storage.read_lease(ref.run_id) is None
+    storage.drop_lease(ref.run_id)  # nothing there: nothing happens
+    storage.write_lease(ref.run_id, Lease("host-a:12:tok", 1234.5))
+    assert storage.read_lease(ref.run_id) == Lease("host-a:12:tok", 1234.5)
+    assert storage.get_run(ref.run_id).tags[schema.TAG_LEASE_OWNER] == "host-a:12:tok"
+    storage.write_lease(ref.run_id, Lease("host-b:7:other", 99.0))  # no compare-and-set
+    lease = storage.read_lease(ref.run_id)
+    assert (lease.host, lease.pid, lease.expires) == ("host-b", 7, 99.0)
+    storage.drop_lease(ref.run_id)
+    assert storage.read_lease(ref.run_id) is None
+    assert schema.TAG_LEASE_OWNER not in storage.get_run(ref.run_id).tags
+
+
+def test_update_study_sets_tags_and_replaces_the_config(storage: StudyStorage) -> None:
+    ref = _study(storage)
+    storage.update_study(ref.run_id, tags={schema.TAG_MAX_EVALS: "9"})
+    assert storage.load_json_artifact(ref.run_id, schema.CONFIG_ARTIFACT) == CONFIG
+    new = {**CONFIG, "search": {"max_evals": 9}}
+    storage.update_study(ref.run_id, tags={schema.TAG_MAX_EVALS: "9"}, config=new)
+    assert storage.get_run(ref.run_id).tags[schema.TAG_MAX_EVALS] == "9"
+    assert storage.load_json_artifact(ref.run_id, schema.CONFIG_ARTIFACT) == new
+
+
+def test_one_claim_per_study_and_a_lapsed_one_is_taken_over(storage: StudyStorage) -> None:
+    ref = _study(storage)
+    first = claim_study(storage, ref.run_id, ttl=30, settle=0)
+    assert storage.read_lease(ref.run_id).owner == first.owner
+    with pytest.raises(StudyClaimedError, match=rf"pid {os.getpid()}\b.*expires at"):
+        claim_study(storage, ref.run_id, ttl=30, settle=0)
+    first.renew()
+    assert not first.lost
+    first.release()
+    assert storage.read_lease(ref.run_id) is None
+    # A crashed runner on another host: live until its expiry, then anyone's.
+    storage.write_lease(ref.run_id, Lease("elsewhere:4242:t", time.time() + 30))
+    with pytest.raises(StudyClaimedError, match="pid 4242 on host elsewhere"):
+        claim_study(storage, ref.run_id, settle=0)
+    storage.write_lease(ref.run_id, Lease("elsewhere:4242:t", time.time() - 1))
+    second = claim_study(storage, ref.run_id, ttl=30, settle=0)
+    # On this host, a claim whose process is gone is taken over at once.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    storage.write_lease(
+        ref.run_id, Lease(f"{socket.gethostname()}:{dead.stdout.strip()}:x", time.time() + 30)
+    )
+    assert claim_study(storage, ref.run_id, ttl=30, settle=0).owner != second.owner
+    # The displaced claim notices at its next renewal and leaves the lease alone.
+    second.renew()
+    assert second.lost
+    holder = storage.read_lease(ref.run_id)
+    second.release()
+    assert storage.read_lease(ref.run_id) == holder
 
 
 def test_missing_things_are_one_line_errors(storage: StudyStorage) -> None:

@@ -41,6 +41,11 @@ class StudyFailedError(TunetrackError):
     exit_code = 1
 
 
+class StudyClaimedError(TunetrackError):
+    """Another process holds the claim on the study (it is running it), or took it over
+    while this process ran it."""
+
+
 class ModelError(TunetrackError):
     """A model cannot be built, registered, loaded or used as asked."""
 

@@ -81,6 +81,12 @@ class ModelFamily(ABC):
     # valid range: a space that could hand one a real number or an out-of-range value is
     # refused before the study is written (space.ranges.check_whole_params).
     whole_params: Mapping[str, Whole] = {}
+    # Settings of the training data prepare() builds once for all trials (binning, the
+    # matrix type). model.params may fix them and prepare() builds the data with them; a
+    # space cannot vary them, since every trial shares that one build.
+    data_params: frozenset[str] = frozenset()
+    # How the family's docs name that training data, for the one-line refusal.
+    data_label: str = "training data"
 
     @abstractmethod
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
@@ -103,11 +109,36 @@ class ModelFamily(ABC):
         cannot train on or predict; every family takes missing values unless it says so."""
         return None
 
+    def check_settings(self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]]) -> None:
+        """Raise a one-line ConfigError, before any write, for settings that cannot run:
+        here a space naming a data setting (``tuned``: the space's parameter names, each
+        with the values a choice or constant may give; empty for a distribution). Families
+        add their own cases (settings that contradict each other or ``model.params``)."""
+        for name in sorted(tuned):
+            if name in self.data_params:
+                raise ConfigError(
+                    f"space.{name} is a setting of the {self.name} {self.data_label}, built "
+                    f"once for all trials, so no trial can change it; fix it with "
+                    f"model.params.{name} instead"
+                )
+
     @abstractmethod
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
-        """Build the training structures once per study."""
+        """Build the training structures once per study, with the data settings
+        (``data_params``) among ``fixed_params`` (the config's ``model.params``), for every
+        value the space may give (``tuned``, as in ``check_settings``). Raises ConfigError
+        for settings the data cannot serve (e.g. categorical columns to a learner that
+        cannot split them)."""
 
     @abstractmethod
     def fit(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,9 +140,10 @@ _WHOLE_GROUPS: dict[tuple[str, ...], Whole] = {
     ("verbosity", "verbose"): Whole(none=True),
 }
 WHOLE_PARAMS = {name: need for names, need in _WHOLE_GROUPS.items() for name in names}
-# Binning and missing-value settings belong to the Dataset, built once for all trials;
-# LightGBM refuses to change them afterwards ("Cannot change max_bin after constructed
-# Dataset handle"), so a trial could only fail on them.
+# Binning and missing-value settings belong to the Dataset, built once for all trials:
+# model.params may fix them (prepare builds the Dataset with them), but LightGBM refuses to
+# change them afterwards ("Cannot change max_bin after constructed Dataset handle"), so a
+# space over them could only fail (ModelFamily.check_settings refuses it).
 DATASET_LEVEL_PARAMS = frozenset(
     [
         "max_bin",
@@ -154,10 +155,13 @@ DATASET_LEVEL_PARAMS = frozenset(
         "zero_as_missing",
         "linear_tree",
         "enable_bundle",
-        "feature_pre_filter",
-        "categorical_feature",
-        "forcedbins_filename",
     ]
+)
+# Dataset settings tunetrack decides itself: the pre-filter stays off (trials lower
+# min_data_in_leaf), categorical columns come from the feature encoder, and a study reads
+# no side files.
+RESERVED_DATASET_PARAMS = frozenset(
+    ["feature_pre_filter", "categorical_feature", "forcedbins_filename"]
 )
 _THREAD_NAMES = ("num_threads", "n_jobs", "nthread")
 
@@ -167,18 +171,20 @@ class LightGBMFamily(ModelFamily):
     boosted = True
     model_file = "model.txt"
     whole_params = WHOLE_PARAMS
+    data_params = DATASET_LEVEL_PARAMS
+    data_label = "Dataset"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
         for name in names:
-            if name in DATASET_LEVEL_PARAMS:
+            if name in RESERVED_DATASET_PARAMS:
                 raise ConfigError(
-                    f"{where}.{name} is a LightGBM Dataset setting, fixed when the data is "
-                    "built once for all trials; leave it out"
+                    f"{where}.{name} is a LightGBM Dataset setting tunetrack sets itself "
+                    "when it builds the data once for all trials; leave it out"
                 )
             check_known(
                 [name],
-                KNOWN_PARAMS,
+                KNOWN_PARAMS | DATASET_LEVEL_PARAMS,
                 where=where,
                 what="a LightGBM parameter tunetrack passes on",
                 docs="LightGBM's parameter docs",
@@ -196,15 +202,27 @@ class LightGBMFamily(ModelFamily):
         return DEFAULT_SPACE
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         lgb = require("lightgbm", extra="lightgbm", purpose="the lightgbm model")
 
-        train = lgb.Dataset(x_train, label=y_train, params=DATASET_PARAMS, free_raw_data=True)
+        # The fixed Dataset settings (max_bin, ...) go into the build; every trial passes
+        # the same values again (training_params), which LightGBM accepts.
+        fixed = {k: v for k, v in (fixed_params or {}).items() if k in DATASET_LEVEL_PARAMS}
+        params = {**DATASET_PARAMS, **fixed}
+        train = lgb.Dataset(x_train, label=y_train, params=params, free_raw_data=True)
         # The validation rows stay on their Dataset (free_raw_data=False): a trial predicts
         # from them, and the Dataset only keeps a reference, not a copy.
         valid = lgb.Dataset(
-            x_valid, label=y_valid, reference=train, params=DATASET_PARAMS, free_raw_data=False
+            x_valid, label=y_valid, reference=train, params=params, free_raw_data=False
         )
         train.construct()
         valid.construct()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,15 @@ class LinearFamily(ModelFamily):
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         pre = _preprocessor(x_train).fit(x_train)
         return TrainingData(

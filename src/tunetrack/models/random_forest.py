@@ -93,7 +93,15 @@ class RandomForestFamily(ModelFamily):
         )
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         import scipy.sparse as sp
 

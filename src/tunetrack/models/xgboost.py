@@ -1,15 +1,18 @@
 """XGBoost: the tutorial's model family.
 
-The training matrix is built once per study as a ``QuantileDMatrix`` and the validation
-matrix once as a ``DMatrix`` (see ``prepare``), so a trial pays only for boosting.
-xgboost is imported inside the functions so that importing tunetrack stays cheap.
+The training matrix is built once per study as a ``QuantileDMatrix`` (binned with the
+fixed ``max_bin``) and the validation matrix once as a ``DMatrix`` (see ``prepare``), so
+a trial pays only for boosting. Settings a ``QuantileDMatrix`` cannot serve (the
+``approx`` and ``exact`` tree methods, the ``gblinear`` booster, a custom updater) get a
+plain ``DMatrix`` instead. xgboost is imported inside the functions so that importing
+tunetrack stays cheap.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,8 @@ CLASSIFICATION_MIN_CHILD_WEIGHT: dict[str, Any] = to_spec({"w": Float(0.1, 10.0,
 # Settings no trial should have to repeat: the histogram method (what QuantileDMatrix is
 # for), all cores, and quiet logs.
 BASE_PARAMS: dict[str, Any] = {"tree_method": "hist", "verbosity": 0}
+# XGBoost's own default bin count, what a QuantileDMatrix gets without model.params.max_bin.
+DEFAULT_MAX_BIN = 256
 
 
 # Parameters of XGBoost's native training API (3.x), with aliases naming the same one.
@@ -160,6 +165,46 @@ WHOLE_PARAMS: dict[str, Whole] = {
     "seed": Whole(none=True),
     "random_state": Whole(none=True),
 }
+# Settings that choose or shape the training matrix, built once for all trials: fixed in
+# model.params, never tuned (a trial with another max_bin than the QuantileDMatrix's, or
+# with a tree method it cannot serve, fails in XGBoost). The booster may be tuned: the
+# matrix is chosen for every booster the space can give (see prepare).
+MATRIX_PARAMS = frozenset(["max_bin", "tree_method", "updater"])
+TREE_METHODS = ("auto", "hist", "approx", "exact")
+BOOSTERS = ("gbtree", "dart", "gblinear")
+# What gblinear ignores (XGBoost lists them as "not used" at verbosity 1): tuning one
+# under booster=gblinear would tune nothing.
+TREE_ONLY_PARAMS = frozenset(
+    [
+        "max_depth",
+        "min_child_weight",
+        "max_delta_step",
+        "subsample",
+        "sampling_method",
+        "colsample_bytree",
+        "colsample_bylevel",
+        "colsample_bynode",
+        "gamma",
+        "min_split_loss",
+        "grow_policy",
+        "max_leaves",
+        "max_bin",
+        "num_parallel_tree",
+        "monotone_constraints",
+        "interaction_constraints",
+        "max_cached_hist_node",
+        "max_cat_to_onehot",
+        "max_cat_threshold",
+        "refresh_leaf",
+        "process_type",
+        "tree_method",
+        "sample_type",
+        "normalize_type",
+        "rate_drop",
+        "one_drop",
+        "skip_drop",
+    ]
+)
 ALIASES = (
     ("eta", "learning_rate"),
     ("gamma", "min_split_loss"),
@@ -174,6 +219,8 @@ class XGBoostFamily(ModelFamily):
     boosted = True
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS
+    data_params = MATRIX_PARAMS
+    data_label = "training matrix"
 
     def check_param_names(self, names: Iterable[str], *, where: str) -> None:
         names = list(names)
@@ -189,6 +236,32 @@ class XGBoostFamily(ModelFamily):
                 raise ConfigError(
                     f"{where} sets both {a!r} and {b!r}, two names of one XGBoost parameter; "
                     "keep one"
+                )
+
+    def check_settings(self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]]) -> None:
+        super().check_settings(fixed, tuned)
+        unknown = [str(v) for v in tuned.get("booster", ()) if v not in BOOSTERS]
+        if unknown:
+            raise ConfigError(
+                f"space.booster may give {unknown[0]!r}, not an XGBoost booster; choose "
+                f"among: {', '.join(BOOSTERS)}"
+            )
+        for name, allowed in (("tree_method", TREE_METHODS), ("booster", BOOSTERS)):
+            value = fixed.get(name)
+            if value is not None and value not in allowed:
+                raise ConfigError(
+                    f"model.params.{name}={value} is not an XGBoost {name}; choose one "
+                    f"of: {', '.join(allowed)}"
+                )
+        if fixed.get("booster") == "gblinear":
+            ignored = sorted(set(tuned) & TREE_ONLY_PARAMS)
+            if ignored:
+                listed = ", ".join(f"space.{n}" for n in ignored)
+                raise ConfigError(
+                    f"model.params.booster=gblinear ignores {listed} (tree settings), so "
+                    "trials would tune nothing there; give a space of gblinear's own "
+                    "settings, e.g. --set 'space={learning_rate: {loguniform: [-3, 0]}, "
+                    "reg_lambda: {loguniform: [-6, 1]}, reg_alpha: {loguniform: [-6, 1]}}'"
                 )
 
     def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
@@ -208,12 +281,39 @@ class XGBoostFamily(ModelFamily):
         return space
 
     def prepare(
-        self, x_train: Any, y_train: np.ndarray, x_valid: Any, y_valid: np.ndarray, task: Task
+        self,
+        x_train: Any,
+        y_train: np.ndarray,
+        x_valid: Any,
+        y_valid: np.ndarray,
+        task: Task,
+        *,
+        fixed_params: Mapping[str, Any] | None = None,
+        tuned: Mapping[str, Sequence[Any]] | None = None,
     ) -> TrainingData:
         import xgboost as xgb
 
+        fixed = dict(fixed_params or {})
+        boosters = {fixed.get("booster", "gbtree"), *(tuned or {}).get("booster", ())}
         categorical = _has_categories(x_train)
-        train = xgb.QuantileDMatrix(x_train, y_train, enable_categorical=categorical)
+        learner = _without_categories(fixed, boosters)
+        if categorical and learner is not None:
+            names = [str(c) for c, t in x_train.dtypes.items() if str(t) == "category"]
+            raise ConfigError(
+                f"{learner} cannot use categorical columns ({', '.join(names)}); set "
+                "features.encoding=onehot, or leave it out"
+            )
+        if _quantile_matrix_serves(fixed, boosters):
+            # Binned once here, so every trial must train with this max_bin: the space
+            # cannot vary it (check_settings) and the fixed one reaches xgb.train too.
+            train = xgb.QuantileDMatrix(
+                x_train,
+                y_train,
+                enable_categorical=categorical,
+                max_bin=int(fixed.get("max_bin", DEFAULT_MAX_BIN)),
+            )
+        else:
+            train = xgb.DMatrix(x_train, y_train, enable_categorical=categorical)
         # The validation set stays a plain DMatrix: evaluating on a sparse one-hot
         # QuantileDMatrix recomputes every round's predictions in full (measured: 200
         # rounds, 20 % of the rows, 55 s against 1.7 s); on native categories both cost
@@ -254,6 +354,10 @@ class XGBoostFamily(ModelFamily):
         )
         fit_seconds = time.perf_counter() - started
         best_iteration = _best_iteration(booster)
+        if merged.get("booster") == "gblinear":
+            # One weight vector updated in place: it cannot be sliced back to its best
+            # round, so the model kept (and its round count) is the last one.
+            best_iteration = booster.num_boosted_rounds() - 1
         # The model worth keeping ends at the best round; measure that one. A booster
         # sliced to all its rounds is the booster itself: skip the copy.
         whole = best_iteration + 1 == booster.num_boosted_rounds()
@@ -336,6 +440,28 @@ def _best_iteration(booster: Any) -> int:
     if best is None:  # no early stopping: every round counts
         return booster.num_boosted_rounds() - 1
     return int(best)
+
+
+def _quantile_matrix_serves(fixed: Mapping[str, Any], boosters: Collection[Any]) -> bool:
+    """Whether every trial trains trees with the histogram method, the one tree method a
+    ``QuantileDMatrix`` serves; a plain ``DMatrix`` serves them all (at the cost of
+    re-sketching the data, which ``approx`` does every round anyway)."""
+    return (
+        fixed.get("tree_method", "hist") in ("hist", "auto")
+        and set(boosters) <= {"gbtree", "dart"}
+        and "updater" not in fixed
+    )
+
+
+def _without_categories(fixed: Mapping[str, Any], boosters: Collection[Any]) -> str | None:
+    """The setting, as a user wrote it, whose learner cannot split categorical columns."""
+    if fixed.get("booster") == "gblinear":
+        return "model.params.booster=gblinear"
+    if "gblinear" in boosters:
+        return "space.booster's choice 'gblinear'"
+    if fixed.get("tree_method") == "exact":
+        return "model.params.tree_method=exact"
+    return None
 
 
 def _has_categories(x: Any) -> bool:

@@ -26,8 +26,9 @@ from tunetrack.exceptions import ModelError
 from tunetrack.metrics import score
 from tunetrack.models import ModelFamily
 from tunetrack.predictor import Predictor
-from tunetrack.preparation import StudyData, split, splits_train
+from tunetrack.preparation import StudyData, model_names, split, splits_train
 from tunetrack.study import Study, TrialRecord
+from tunetrack.study.setup import tuned_values
 
 # A refit is the same computation as the trial; allow only float noise in the metric.
 REPRODUCE_TOLERANCE = 1e-6
@@ -128,15 +129,23 @@ def refit(
     """
     config = study.config
     task = prepared.task
+    fixed = dict(config["model"].get("params") or {})
+    # The study's own training structures: the same matrix kind its trials trained on.
+    tuned = tuned_values(study.search_space, model_names(str(config["model"]["name"])))
     data = family.prepare(
-        prepared.x_train(), prepared.y_train, prepared.x_valid(), prepared.y_valid, task
+        prepared.x_train(),
+        prepared.y_train,
+        prepared.x_valid(),
+        prepared.y_valid,
+        task,
+        fixed_params=fixed,
+        tuned=tuned.get(family.name, {}),
     )
     params = {k: v for k, v in trial.params.items() if k != FAMILY_KEY}
     best_iteration = trial.value("best_iteration")
     rounds = int(config["model"]["num_boost_round"])
     if family.boosted and best_iteration is not None:
         rounds = int(best_iteration) + 1
-    fixed = dict(config["model"].get("params") or {})
     nthread = run_params.get("nthread")
     if family.name == "xgboost" and nthread and nthread.isdigit():
         fixed.setdefault("nthread", int(nthread))  # the trials' threads: same floating sums

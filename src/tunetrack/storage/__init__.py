@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from tunetrack.storage.base import (
     DatasetRecord,
+    Lease,
     RunData,
     StudyRecord,
     StudyRef,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_TRACKING_URI",
     "MEMORY_URI",
     "DatasetRecord",
+    "Lease",
     "RunData",
     "StudyRecord",
     "StudyRef",

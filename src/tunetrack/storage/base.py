@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tunetrack._core import TrialState
+from tunetrack.storage.schema import TAG_LEASE_EXPIRES, TAG_LEASE_OWNER
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,41 @@ class TrialWrite:
     curve: Sequence[tuple[int, float]] = ()
 
 
+@dataclass(frozen=True)
+class Lease:
+    """A process's claim on a study run (``tunetrack.study.lease``): ``owner`` is
+    ``host:pid:token``, ``expires`` the epoch second it lapses unless renewed."""
+
+    owner: str
+    expires: float
+
+    @property
+    def host(self) -> str:
+        return self.owner.rsplit(":", 2)[0]
+
+    @property
+    def pid(self) -> int | None:
+        parts = self.owner.rsplit(":", 2)
+        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def lease_tags(lease: Lease) -> dict[str, str]:
+    """The study run's tags that store ``lease``."""
+    return {TAG_LEASE_OWNER: lease.owner, TAG_LEASE_EXPIRES: repr(float(lease.expires))}
+
+
+def lease_from_tags(tags: Mapping[str, str]) -> Lease | None:
+    """The claim stored in a run's tags; an unreadable expiry counts as lapsed."""
+    owner = tags.get(TAG_LEASE_OWNER)
+    if not owner:
+        return None
+    try:
+        expires = float(tags.get(TAG_LEASE_EXPIRES, "0"))
+    except ValueError:
+        expires = 0.0
+    return Lease(owner=owner, expires=expires)
+
+
 class StudyStorage(ABC):
     """A tracking store holding tunetrack studies (see the module docstring)."""
 
@@ -138,6 +174,27 @@ class StudyStorage(ABC):
     @abstractmethod
     def reopen_study(self, run_id: str) -> None:
         """Mark a finished study RUNNING again (resume, ``Study.optimize``)."""
+
+    @abstractmethod
+    def update_study(
+        self, run_id: str, *, tags: Mapping[str, str], config: Mapping[str, Any] | None = None
+    ) -> None:
+        """Set tags on the study run and, given ``config``, replace its config artifact
+        (a resume that changed the budget)."""
+
+    # The claim on a study run (see tunetrack.study.lease for the protocol built on these).
+
+    @abstractmethod
+    def read_lease(self, run_id: str) -> Lease | None:
+        """The claim stored on the run, or None when there is none."""
+
+    @abstractmethod
+    def write_lease(self, run_id: str, lease: Lease) -> None:
+        """Store ``lease`` on the run, replacing any claim there (no compare-and-set)."""
+
+    @abstractmethod
+    def drop_lease(self, run_id: str) -> None:
+        """Remove the claim from the run (nothing when there is none)."""
 
     @abstractmethod
     def mark_killed(self, run_id: str, reason: str) -> None:

@@ -23,7 +23,16 @@ from typing import Any
 
 from tunetrack.exceptions import TrackingError
 from tunetrack.storage import schema
-from tunetrack.storage.base import RunData, StudyRecord, StudyRef, StudyStorage, TrialWrite
+from tunetrack.storage.base import (
+    Lease,
+    RunData,
+    StudyRecord,
+    StudyRef,
+    StudyStorage,
+    TrialWrite,
+    lease_from_tags,
+    lease_tags,
+)
 from tunetrack.storage.uris import MEMORY_URI
 
 
@@ -139,6 +148,25 @@ class InMemoryStorage(StudyStorage):
 
     def reopen_study(self, run_id: str) -> None:
         self._run(run_id).status = "RUNNING"
+
+    def update_study(
+        self, run_id: str, *, tags: Mapping[str, str], config: Mapping[str, Any] | None = None
+    ) -> None:
+        run = self._run(run_id)
+        run.tags.update(tags)
+        if config is not None:
+            run.artifacts[schema.CONFIG_ARTIFACT] = json.dumps(dict(config))
+
+    def read_lease(self, run_id: str) -> Lease | None:
+        return lease_from_tags(self._run(run_id).tags)
+
+    def write_lease(self, run_id: str, lease: Lease) -> None:
+        self._run(run_id).tags.update(lease_tags(lease))
+
+    def drop_lease(self, run_id: str) -> None:
+        tags = self._run(run_id).tags
+        tags.pop(schema.TAG_LEASE_OWNER, None)
+        tags.pop(schema.TAG_LEASE_EXPIRES, None)
 
     def mark_killed(self, run_id: str, reason: str) -> None:
         run = self._run(run_id)

@@ -29,11 +29,14 @@ from tunetrack.exceptions import TrackingError, first_line
 from tunetrack.storage import schema
 from tunetrack.storage.base import (
     DatasetRecord,
+    Lease,
     RunData,
     StudyRecord,
     StudyRef,
     StudyStorage,
     TrialWrite,
+    lease_from_tags,
+    lease_tags,
 )
 from tunetrack.storage.datasets import dataset_fields
 from tunetrack.storage.lineage import current_lineage
@@ -225,6 +228,33 @@ class MlflowStorage(StudyStorage):
 
     def reopen_study(self, run_id: str) -> None:
         self._client.update_run(run_id, status="RUNNING")
+
+    def update_study(
+        self, run_id: str, *, tags: Mapping[str, str], config: Mapping[str, Any] | None = None
+    ) -> None:
+        from mlflow.entities import RunTag
+
+        if tags:
+            self._client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+        if config is not None:
+            self._client.log_dict(run_id, dict(config), schema.CONFIG_ARTIFACT)
+
+    def read_lease(self, run_id: str) -> Lease | None:
+        return lease_from_tags(self.get_run(run_id).tags)
+
+    def write_lease(self, run_id: str, lease: Lease) -> None:
+        from mlflow.entities import RunTag
+
+        # One call, so a reader never sees one process's owner with another's expiry.
+        self._client.log_batch(run_id, tags=[RunTag(k, v) for k, v in lease_tags(lease).items()])
+
+    def drop_lease(self, run_id: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        for key in (schema.TAG_LEASE_OWNER, schema.TAG_LEASE_EXPIRES):
+            # Not there (dropped already): nothing to remove.
+            with contextlib.suppress(MlflowException):
+                self._client.delete_tag(run_id, key)
 
     def mark_killed(self, run_id: str, reason: str) -> None:
         from mlflow.entities import RunTag

@@ -43,6 +43,14 @@ REPORT_ARTIFACT_DIR = "report"
 # MLflow keeps dataset digests in a 36-character column; the full hash goes in a param.
 DATASET_DIGEST_CHARS = 32
 
+# The claim on a study run by the one process running it (tunetrack.study.lease): who
+# (host:pid:token) and until when (epoch seconds), renewed while it runs, removed at its end.
+TAG_LEASE_OWNER = "tunetrack.lease.owner"
+TAG_LEASE_EXPIRES = "tunetrack.lease.expires"
+# The study's current trial budget: params.max_evals keeps the one it was created with
+# (MLflow params never change), this tag and the config artifact the one a resume set.
+TAG_MAX_EVALS = "tunetrack.max_evals"
+
 # A trial's validation loss as MLflow metric history (step = the 0-based boosting round),
 # every CURVE_EVERY rounds and at its last round. The pruner judges a running trial
 # against the curves stored here, so pruning survives --resume and works across

@@ -25,6 +25,7 @@ from tunetrack.pruners import CurveHistory, Pruner
 from tunetrack.samplers import Sampler, Suggestion
 from tunetrack.space import space_leaves
 from tunetrack.storage import StudyRef, StudyStorage, TrialWrite, schema
+from tunetrack.study.lease import Claim
 from tunetrack.study.records import TrialRecord
 from tunetrack.study.setup import StudyInputs, json_roundtrip
 from tunetrack.trial import Budget, DataHandle, TrialResult, TrialTask
@@ -58,6 +59,7 @@ class StudyLoop:
     losses: list[float | None] = field(default_factory=list)
     curves: dict[str, CurveHistory] = field(default_factory=dict)
     on_trial: Callable[[TrialRecord], None] | None = None
+    claim: Claim | None = None  # this process's claim on the study run; none: not checked
 
     def __post_init__(self) -> None:
         self.stop_reason: str | None = None  # the rule that ended the loop, when one did
@@ -104,6 +106,8 @@ class StudyLoop:
         search = self.config.search
         finite = [loss for loss in self.losses if loss is not None]
         rules = (
+            # Another process took the study over: it runs the next trials, not this one.
+            ("claim_lost", self.claim is not None and self.claim.lost),
             ("max_evals", self.n_finished + n_running >= search.max_evals),
             ("timeout", self.deadline is not None and time.time() >= self.deadline),
             (

@@ -47,12 +47,12 @@ class Reopened:
     curves: dict[str, CurveHistory] = field(default_factory=dict)
 
 
-def reopen(
+def find_study(
     storage: StudyStorage, config: StudyConfig, inputs: StudyInputs, run_id: str | None
-) -> Reopened:
-    """Find the study (``run_id``, else the experiment's latest), check it is the same
-    study, close its dead trials and read its history. Raises ConfigError for a config or
-    data that differs in what a trial means, TrackingError when there is no study."""
+) -> RunData:
+    """The study to resume (``run_id``, else the experiment's latest), checked to be the
+    same study; nothing is written. Raises ConfigError for a config or data that differs
+    in what a trial means, TrackingError when there is no study."""
     parent = storage.get_run(run_id) if run_id else storage.latest_study(config.tracking.experiment)
     if parent.tags.get(schema.TAG_ROLE) != schema.ROLE_STUDY:
         raise TrackingError(
@@ -75,10 +75,25 @@ def reopen(
                 f"cannot resume study {parent.run_id}: the {record.role} data differs from "
                 "the data it was started on; pass the same files or start a new study"
             )
+    return parent
+
+
+def reopen(
+    storage: StudyStorage, parent: RunData, inputs: StudyInputs, config_json: Mapping[str, Any]
+) -> Reopened:
+    """Close the study's dead trials, read its history and mark it RUNNING again, with
+    the budget of ``config_json`` (the current config) recorded on it. Only the process
+    holding the study's claim may call this: a live runner's trials would be closed."""
     reopened = Reopened(parent.run_id, parent.experiment_id, [])
     runs = storage.trial_runs(parent.run_id, parent.experiment_id)
     for run in sorted(runs, key=lambda r: int(r.tags.get(schema.TAG_TRIAL, "-1"))):
         _read_trial(storage, run, inputs, reopened)
+    stored = storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT)
+    # A resume may change the budget (RESUMABLE_CHANGES): the study run records the one it
+    # now runs under, so its config and max_evals tag never show a stale budget.
+    changed = dict(config_json) if json_roundtrip(config_json) != stored else None
+    max_evals = str(config_json["search"]["max_evals"])
+    storage.update_study(parent.run_id, tags={schema.TAG_MAX_EVALS: max_evals}, config=changed)
     storage.reopen_study(parent.run_id)
     return reopened
 

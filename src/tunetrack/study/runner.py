@@ -22,6 +22,7 @@ from tunetrack.exceptions import (
     SearchSpaceError,
     StudyFailedError,
     StudyInterrupted,
+    TunetrackError,
 )
 from tunetrack.execution import make_executor
 from tunetrack.progress import TrialProgress
@@ -29,9 +30,21 @@ from tunetrack.pruners import make_pruner
 from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
 from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
+from tunetrack.storage.base import lease_tags
+from tunetrack.storage.uris import resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
+from tunetrack.study.lease import (
+    Claim,
+    claim_study,
+    is_live,
+    lease_ttl,
+    new_lease,
+    new_owner,
+    refuse,
+)
 from tunetrack.study.loop import StudyLoop
-from tunetrack.study.resume import Reopened, reopen
+from tunetrack.study.records import TrialRecord, trial_from_run
+from tunetrack.study.resume import Reopened, find_study, reopen
 from tunetrack.study.setup import (
     StudyInputs,
     json_roundtrip,
@@ -67,6 +80,8 @@ def run_study(
     """
     started = time.monotonic() if started is None else started
     wall_start = time.time() - (time.monotonic() - started)
+    if resume and inputs is None:
+        _refuse_if_claimed(config, run_id, storage)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
     search = config.search
     if not resume:
@@ -83,9 +98,20 @@ def run_study(
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
     config_json = json_roundtrip(config.to_dict(describe_space))
     deadline = None if search.timeout is None else wall_start + search.timeout
+    claim: Claim
     if resume:
-        reopened = reopen(store, config, inputs, run_id)
+        parent = find_study(store, config, inputs, run_id)
+        # Claimed before anything is changed: a live runner's trials must not be closed.
+        claim = claim_study(store, parent.run_id)
+        try:
+            reopened = reopen(store, parent, inputs, config_json)
+        except BaseException:
+            claim.release()
+            raise
     else:
+        # A new run is claimed in the tags it is created with: no other process can have
+        # claimed it before it existed.
+        owner, ttl = new_owner(), lease_ttl()
         record = StudyRecord(
             model=inputs.model_label,
             engine=search.engine,
@@ -93,6 +119,8 @@ def run_study(
                 schema.TAG_ENGINE: search.engine,
                 schema.TAG_ALGO: search.algo,
                 **study_tags(inputs),
+                schema.TAG_MAX_EVALS: str(search.max_evals),
+                **lease_tags(new_lease(owner, ttl)),
             },
             params=study_params(config, inputs),
             config=config_json,
@@ -100,6 +128,7 @@ def run_study(
             datasets=inputs.datasets,
         )
         reopened = Reopened(store.create_study(experiment_id, record), experiment_id, [])
+        claim = Claim(store, reopened.run_id, owner, ttl)
     study_run_id, experiment_id = reopened.run_id, reopened.experiment_id
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
     data = publish(inputs.training)
@@ -114,8 +143,10 @@ def run_study(
         records=list(reopened.records),
         losses=[loss for _, loss in reopened.history],
         curves=dict(reopened.curves),
+        claim=claim,
     )
     status = "FAILED"
+    claim.start_renewing()
     try:  # from here on, the study run is closed whatever happens
         if resume:
             sampler = _resumed_sampler(config, inputs, reopened)
@@ -135,13 +166,16 @@ def run_study(
         raise StudyInterrupted(study_run_id, loop.n_finished) from None
     finally:
         withdraw(data)
+        # The summary comes from the stored trials, not this process's view: the recorded
+        # best is the best trial the study has, whoever wrote it.
+        trials = loop.records if claim.lost else _stored_trials(store, study_run_id, experiment_id)
         study = Study(
             run_id=study_run_id,
             experiment_id=experiment_id,
             experiment_name=store.experiment_name(experiment_id),
             model=inputs.model_label,
             metric=inputs.metric,
-            trials=tuple(sorted(loop.records, key=lambda r: r.number)),
+            trials=tuple(sorted(trials, key=lambda r: r.number)),
             search_space=inputs.described_space,
             config=config_json,
             tracking_uri=store.location,
@@ -155,13 +189,46 @@ def run_study(
         tags = {schema.TAG_STOP_REASON: study.stop_reason}
         if study.completed:
             tags[schema.TAG_BEST_TRIAL_RUN] = study.best.run_id
-        store.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
+        if not claim.lost:  # else the study is the new owner's to close
+            store.finish_study(
+                study_run_id, metrics=_study_metrics(study), status=status, tags=tags
+            )
+        claim.release()
+    if claim.lost:
+        raise claim.lost_error()
     if run_trials and not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
         raise StudyFailedError(
             f"every trial failed (study run {study_run_id}); the first said: {first}"
         )
     return study
+
+
+def _refuse_if_claimed(
+    config: StudyConfig, run_id: str | None, storage: StudyStorage | str | None
+) -> None:
+    """Refuse a resume of a study another process is running before spending seconds on
+    reading and preparing the data. Only a live claim is reported here; anything else
+    (no such study, an unreachable store) is left to the checks in their usual order."""
+    where = storage if storage is not None else config.tracking.tracking_uri
+    try:
+        if not isinstance(where, StudyStorage):
+            # Only look: a SQLite file that is not there is not made here.
+            path = sqlite_path(resolve_tracking_uri(where, writing=False))
+            if path is not None and not path.exists():
+                return
+        store = open_storage(where, read_only=True)
+        parent = store.get_run(run_id) if run_id else store.latest_study(config.tracking.experiment)
+        lease = store.read_lease(parent.run_id)
+    except TunetrackError:
+        return
+    if is_live(lease):
+        assert lease is not None
+        raise refuse(parent.run_id, lease)
+
+
+def _stored_trials(store: StudyStorage, run_id: str, experiment_id: str) -> list[TrialRecord]:
+    return [trial_from_run(run) for run in store.trial_runs(run_id, experiment_id)]
 
 
 def _resumed_sampler(config: StudyConfig, inputs: StudyInputs, reopened: Reopened) -> Sampler:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from tunetrack.preparation import (
 )
 from tunetrack.pruners import check_pruner
 from tunetrack.samplers import check_engine
-from tunetrack.space import build_space, describe_space
+from tunetrack.space import build_space, describe_space, space_leaves
 from tunetrack.space.ranges import check_draws, check_whole_params
 from tunetrack.storage import DatasetRecord, schema
 
@@ -175,15 +175,25 @@ def prepare_inputs(
     check_draws(described)
     for name, where, part in family_spaces(described, names):
         check_whole_params(part, families[name].whole_params, family=name, path=where)
-    for family in families.values():
+    tuned = tuned_values(described, names)
+    for name, family in families.items():
         family.check_param_names(config.model.params, where="model.params")
+        family.check_settings(config.model.params, tuned[name])
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     feature_names = study_data.encoder.feature_names
     for family in families.values():
         family.check_input(x_train, feature_names, "train")
         family.check_input(x_valid, feature_names, "valid")
     training = {
-        name: family.prepare(x_train, study_data.y_train, x_valid, study_data.y_valid, task)
+        name: family.prepare(
+            x_train,
+            study_data.y_train,
+            x_valid,
+            study_data.y_valid,
+            task,
+            fixed_params=config.model.params,
+            tuned=tuned[name],
+        )
         for name, family in families.items()
     }
     target = study_data.target
@@ -193,6 +203,20 @@ def prepare_inputs(
     ]
     metric = config.search.metric or default_metric(task)
     return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+
+
+def tuned_values(
+    described: Mapping[str, Any], names: Sequence[str]
+) -> dict[str, dict[str, tuple[Any, ...]]]:
+    """Each family's space parameters with the values a choice or constant may give
+    (empty for a distribution): what ``ModelFamily.check_settings`` and ``prepare`` read.
+    A name in several families' branches carries the values of all of them."""
+    branches = family_branches(described, names)
+    leaves = space_leaves(described)
+    return {
+        name: {p: leaves[p].options if p in leaves else () for p in sorted(branches.get(name, ()))}
+        for name in names
+    }
 
 
 def _dataset(table: Table, frame: pd.DataFrame, role: str, target: str) -> DatasetRecord:
