@@ -145,7 +145,7 @@ CASES: list[Case] = [
     ("unknown algorithm", lambda t: ["--algo", "bayes"], ["search.algo", "tpe"]),
     (
         "unknown pruning",
-        lambda t: ["--set", "search.pruning=hyperband"],
+        lambda t: ["--set", "search.pruning=asha"],
         ["search.pruning", "median", "none"],
     ),
     ("pruning as a number", lambda t: ["--set", "search.pruning=1"], ["search.pruning", "string"]),
