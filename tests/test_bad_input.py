@@ -328,6 +328,7 @@ _call_strings = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(st.text(min_size=1, max_size=10), st.one_of(_trees, _call_strings), max_size=5)
@@ -336,6 +337,7 @@ def test_space_parser_raises_only_its_own_errors(spec: dict) -> None:
     assert "\n" not in _own_error(build_space, spec)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.dictionaries(

@@ -25,6 +25,7 @@ def _fast_flags() -> list[str]:
     return [arg for item in FAST for arg in ("--set", item)]
 
 
+@pytest.mark.slow
 def test_tune_prints_the_best_model_and_where_to_look(
     runner: CliRunner, sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -60,6 +61,7 @@ def test_tune_prints_the_best_model_and_where_to_look(
     assert MlflowClient(tracking_uri).get_experiment_by_name("cli-test") is not None
 
 
+@pytest.mark.slow
 def test_tracking_uri_flag_wins_over_the_environment(
     runner: CliRunner, sample_paths: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -28,6 +28,7 @@ def wine(tmp_path: Path) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_all_families_in_one_search(tmp_path: Path) -> None:
     study = tune(
         train=wine(tmp_path), target="cultivar", model="all", max_evals=16, overrides=QUICK
@@ -49,6 +50,7 @@ def test_all_families_in_one_search(tmp_path: Path) -> None:
     assert "data-table='families'" in report.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", [name for name in MODELS if name != "xgboost"])
 def test_each_family_ships_and_predicts_raw_rows(tmp_path: Path, family: str) -> None:
     path = wine(tmp_path)

@@ -140,6 +140,7 @@ def test_a_non_finite_number_in_a_given_validation_file_is_refused(
     assert "valid data column x2 has 2 infinite value(s)" in line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_missing_targets_are_left_out_said_and_recorded_for_every_family(
     family: str, tmp_path: Path

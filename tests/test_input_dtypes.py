@@ -164,6 +164,7 @@ def test_pyfunc_and_predict_accept_every_numeric_dtype(
     np.testing.assert_allclose(pd.read_parquet(out)["prediction"], expected, rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", SERVED)
 def test_served_model_accepts_every_numeric_dtype(shipped: Shipped, family: str) -> None:
     model = mlflow.pyfunc.load_model(shipped.models[family])

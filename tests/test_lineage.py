@@ -66,6 +66,7 @@ DRIFT = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drift", list(DRIFT))
 def test_select_says_when_versions_differ_before_trusting_its_refit(
     tracking_uri: str, drift: str

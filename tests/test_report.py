@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from tunetrack.report import FIGURES
 from tunetrack.synthetic import synthetic_study
 
 
+@pytest.mark.slow
 def test_report_command_writes_offline_html_pngs_and_logs_them(tracking_uri: str) -> None:
     study = synthetic_study(200, experiment="synth", failed_every=30)
     result = CliRunner().invoke(app, ["report", "--experiment", "synth", "--out", "rep"])
@@ -58,6 +60,7 @@ def test_report_functions_return_figures(tracking_uri: str) -> None:
     assert not report.importance(study).empty
 
 
+@pytest.mark.slow
 def test_write_report_logs_under_the_study_run_unless_told_not_to(tracking_uri: str) -> None:
     study = synthetic_study(20, experiment="synth")
     quiet = report.write_report(study, "quiet", log=False)
