@@ -48,7 +48,9 @@ class _OptunaReplayPruner(Pruner):
     docstring). The replay is built at a trial's first check and kept while the same
     history snapshot (one per trial) is passed."""
 
-    def __init__(self, min_resource: int, reduction_factor: int) -> None:
+    def __init__(
+        self, min_resource: int = MIN_RESOURCE, reduction_factor: int = REDUCTION_FACTOR
+    ) -> None:
         if min_resource < 1 or reduction_factor < 2:
             raise ValueError("min_resource >= 1 and reduction_factor >= 2")
         self.min_resource, self.reduction_factor = min_resource, reduction_factor
@@ -114,11 +116,6 @@ class SuccessiveHalvingPruner(_OptunaReplayPruner):
     Raises ValueError for ``min_resource < 1`` or ``reduction_factor < 2``; ConfigError
     (with the install command) when Optuna is missing, at the first check."""
 
-    def __init__(
-        self, min_resource: int = MIN_RESOURCE, reduction_factor: int = REDUCTION_FACTOR
-    ) -> None:
-        super().__init__(min_resource, reduction_factor)
-
     def _make(self, optuna: Any) -> Any:
         return optuna.pruners.SuccessiveHalvingPruner(
             min_resource=self.min_resource, reduction_factor=self.reduction_factor
@@ -130,11 +127,6 @@ class HyperbandPruner(_OptunaReplayPruner):
     brackets from round ``min_resource`` up to the longest complete curve (Optuna's
     ``max_resource="auto"``); a trial's bracket follows from its number. Raises as
     ``SuccessiveHalvingPruner``."""
-
-    def __init__(
-        self, min_resource: int = MIN_RESOURCE, reduction_factor: int = REDUCTION_FACTOR
-    ) -> None:
-        super().__init__(min_resource, reduction_factor)
 
     def _make(self, optuna: Any) -> Any:
         return optuna.pruners.HyperbandPruner(
