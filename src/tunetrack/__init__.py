@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
     "choose": "tunetrack.selection",
     "select": "tunetrack.selection",
     "ship": "tunetrack.selection",
+    "evaluate": "tunetrack.selection",
     "load_model": "tunetrack.serving",
     "predict_file": "tunetrack.serving",
 }
@@ -58,6 +59,7 @@ __all__ = [
     "build_config",
     "choose",
     "create_study",
+    "evaluate",
     "load_config",
     "load_model",
     "load_study",
@@ -93,7 +95,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         TrackingError,
         TunetrackError,
     )
-    from tunetrack.selection import Selection, Shipped, choose, select, ship
+    from tunetrack.selection import Selection, Shipped, choose, evaluate, select, ship
     from tunetrack.serving import load_model, predict_file
     from tunetrack.study import FrozenTrial, Study, TrialRecord, create_study, load_study, tune
     from tunetrack.study.setup import build_config, load_config

@@ -24,6 +24,11 @@ class TunetrackModel(PythonModel):
             context.artifacts["model"], context.artifacts["preprocess"]
         )
 
+    @property
+    def predictor(self):
+        """The loaded predictor: ``tunetrack evaluate`` scores a table with it directly."""
+        return self._predictor
+
     # A DataFrame hint tells MLflow not to infer a schema from it. The logged signature
     # names the input columns (each typed Any, so any numeric dtype gets through); the
     # recipe checks and converts their values.

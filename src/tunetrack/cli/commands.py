@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse
-from tunetrack.cli.render import print_selection, print_summary
+from tunetrack.cli.render import print_promotion, print_selection, print_summary, print_tested
 
 
 @app.command()
@@ -200,13 +200,43 @@ def select(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only show the choice; log no model.")
     ] = False,
+    test: Annotated[
+        str | None,
+        typer.Option(help="Rows no trial saw (e.g. the next month): score the refits on them."),
+    ] = None,
+    top_k: Annotated[
+        int, typer.Option(help="With --test: refit the policy's best K trials and score each.")
+    ] = 1,
+    by: Annotated[
+        str, typer.Option(help="With --test: pick by the validation (policy) or test metric.")
+    ] = "validation",
+    only_if_better: Annotated[
+        bool,
+        typer.Option(
+            "--only-if-better",
+            help="With --test and --alias: move the alias only if the pick beats its holder.",
+        ),
+    ] = False,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
     from tunetrack.selection.shipping import study_of_trial, study_version_changes
+    from tunetrack.selection.testing import check_arguments
     from tunetrack.study import load_study
 
+    guarded(
+        check_arguments,
+        test=test,
+        top_k=top_k,
+        by=by,
+        register=register,
+        alias=alias,
+        only_if_better=only_if_better,
+        named=trial is not None or run_id is not None,
+    )
+    if test is not None and dry_run:
+        guarded(refuse, "--dry-run logs no model, and --test refits and logs them; pass one")
     if run_id is not None and study is None and experiment is None:
         study = guarded(study_of_trial, run_id, tracking_uri)
     found = guarded(load_study, study, experiment=experiment, tracking_uri=tracking_uri)
@@ -221,6 +251,24 @@ def select(
             soft_wrap=True,
         )
     if dry_run:
+        return
+    if test is not None:
+        _select_tested(
+            found,
+            policy=policy,
+            tolerance=tolerance,
+            trial=trial,
+            run_id=run_id,
+            test=test,
+            top_k=top_k,
+            by=by,
+            register=register,
+            alias=alias,
+            only_if_better=only_if_better,
+            train=train,
+            valid=valid,
+            autolog=autolog,
+        )
         return
     shipped = guarded(
         ship,
@@ -253,6 +301,62 @@ def select(
         )
     uri = shipped.registry_uri or shipped.model_uri
     out.print(f"use it: tunetrack predict {uri} INPUT --out OUT", highlight=False, soft_wrap=True)
+
+
+def _select_tested(found: Any, **kwargs: Any) -> None:
+    """``select --test``: refit the top K, score them on the test rows, register the pick."""
+    from tunetrack.selection import select
+
+    selection = guarded(select, found, **kwargs)
+    print_tested(selection, kwargs["test"])
+    chosen = next(s for s in selection.shipped if s.trial.run_id == selection.chosen.run_id)
+    out.print(f"model: {chosen.model_uri}  (run {chosen.run_id})", highlight=False, soft_wrap=True)
+    if chosen.registered_name:
+        moved = ""
+        if chosen.alias:
+            moved = (
+                f"; alias '{chosen.alias}': {chosen.previous_version or 'none'} -> {chosen.version}"
+            )
+        out.print(
+            f"registered: {chosen.registered_name} version {chosen.version}{moved}",
+            highlight=False,
+        )
+    if selection.promotion is not None:
+        print_promotion(selection.promotion)
+    uri = chosen.registry_uri or chosen.model_uri
+    out.print(f"use it: tunetrack predict {uri} INPUT --out OUT", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def evaluate(
+    model_uri: Annotated[
+        str, typer.Argument(help="models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN/PATH.")
+    ],
+    table: Annotated[str, typer.Argument(help="Parquet or CSV rows with the target (or a URL).")],
+    log: Annotated[
+        bool, typer.Option("--log", help="Log the metrics to a new run linked to the model.")
+    ] = False,
+    tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+) -> None:
+    """Score a model on a table: raw rows through the model's own preprocessing."""
+    from tunetrack.selection import evaluate as run_evaluate
+
+    result = guarded(run_evaluate, model_uri, table, log=log, tracking_uri=tracking_uri)
+    scored = result.evaluation
+    left = f"; {scored.left_out} left out by the recipe" if scored.left_out else ""
+    out.print(
+        f"{result.model.label} on {scored.source}: {scored.rows} rows scored{left}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for name, value in scored.metrics.items():
+        out.print(f"  {name} {value:.6g}", highlight=False)
+    if result.run_id:
+        out.print(
+            f"logged: run {result.run_id} (metrics linked to model {result.model.model_id})",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -105,3 +105,74 @@ def print_selection(selection: Any) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def print_tested(selection: Any, test_source: Any) -> None:
+    """The refit trials beside each other: validation metric, then the test metrics."""
+    from rich.table import Table
+
+    metric = selection.metric
+    shipped = selection.shipped
+    names = sorted({m for s in shipped if s.test for m in s.test.metrics})
+    names.sort(key=lambda m: m != metric)  # the study's metric first
+    table = Table(title=f"top {len(shipped)} by policy {selection.policy}, refit and tested")
+    for name in ["trial", f"valid {metric}", *(f"test {m}" for m in names), ""]:
+        table.add_column(name, justify="left" if name == "" else "right")
+    for s in shipped:
+        tested = s.test.metrics if s.test else {}
+        table.add_row(
+            str(s.trial.number),
+            f"{s.refit_value:.4f}",
+            *(f"{tested[m]:.4f}" if m in tested else "-" for m in names),
+            "<- chosen" if s.trial.run_id == selection.chosen.run_id else "",
+        )
+    out.print(table)
+    first = next((s.test for s in shipped if s.test), None)
+    if first is not None:
+        left = f", {first.left_out} left out by the recipe" if first.left_out else ""
+        out.print(
+            f"test rows: {first.rows} of {first.read} in {first.source}{left}; logged as "
+            f"test_<metric> on each model run",
+            highlight=False,
+            soft_wrap=True,
+        )
+    by = "the test metric" if selection.by == "test" else "the validation metric (the policy)"
+    out.print(
+        f"chose trial {selection.chosen.number} by {by}: {selection.reason}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    note = (
+        "note: the test rows never influenced tuning: the trials were searched and ranked on "
+        "the train and validation rows only, and the test rows scored these refits alone"
+    )
+    if selection.by == "test" and len(shipped) > 1:
+        note += (
+            f"; picking among {len(shipped)} by test makes the winner's test score slightly "
+            "optimistic, so judge it on a later month with `tunetrack evaluate`"
+        )
+    out.print(note, highlight=False, soft_wrap=True)
+
+
+def print_promotion(promotion: Any) -> None:
+    """Which model holds the alias after ``--only-if-better``, and by how much it won."""
+    metric, alias = f"test {promotion.metric}", promotion.alias
+    new = f"version {promotion.candidate_version} ({promotion.candidate_value:.6g})"
+    if promotion.holder_version is None:
+        out.print(
+            f"promoted: no model held '{alias}' yet, so it now points at {new}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    old = f"version {promotion.holder_version} ({promotion.holder_value:.6g})"
+    gap = abs(promotion.difference)
+    pct = abs(promotion.percent) if promotion.percent is not None else float("nan")
+    if promotion.moved:
+        line = f"promoted: {new} beats {old} on {metric} by {gap:.6g} ({pct:.2f}%); '{alias}' moved"
+    else:
+        line = (
+            f"kept: {old} is as good or better than the candidate {new} on {metric} "
+            f"(by {gap:.6g}, {pct:.2f}%); '{alias}' stays on version {promotion.holder_version}"
+        )
+    out.print(line, highlight=False, soft_wrap=True)

@@ -27,6 +27,7 @@ from tunetrack.storage.schema import TAG_MODEL, TAG_PARENT, TAG_ROLE, trial_run_
 from tunetrack.study import Study, TrialRecord
 
 if TYPE_CHECKING:
+    from tunetrack.selection.evaluation import Evaluation
     from tunetrack.selection.refit import Refit
 
 MODEL_NAME = "tunetrack-model"  # the one loadable model of a model run
@@ -137,6 +138,30 @@ def log_metrics(metrics: dict[str, float]) -> None:
     import mlflow
 
     mlflow.log_metrics(metrics)
+
+
+TEST_PREFIX = "test_"
+
+
+def test_metric(metric: str) -> str:
+    """What a metric on the test rows is called on the model run: ``test_rmse``."""
+    return f"{TEST_PREFIX}{metric}"
+
+
+def log_test(evaluation: Evaluation) -> None:
+    """Log the refit's metrics on the test rows (``test_<metric>``) and which rows they
+    were (source, sha256, rows read and scored) on the active model run."""
+    import mlflow
+
+    mlflow.log_metrics({test_metric(k): v for k, v in evaluation.metrics.items()})
+    mlflow.log_params(
+        {
+            "test.source": evaluation.source,
+            "test.sha256": evaluation.sha256,
+            "test.rows_read": evaluation.read,
+            "test.rows_scored": evaluation.rows,
+        }
+    )
 
 
 @contextmanager

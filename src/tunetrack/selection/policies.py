@@ -17,8 +17,9 @@ A Study in, a Selection out: nothing here reads or writes MLflow.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,11 +58,41 @@ class Selection:
     chosen: TrialRecord
     candidates: tuple[Candidate, ...]
     reason: str
+    # With test rows (``select(test=...)``): each refit trial's metrics on them, by run id,
+    # and what judged the pick: ``validation`` (the policy) or ``test``.
+    test_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    by: str = "validation"
+    # The shipped models of the refit trials, and how an alias move was decided.
+    shipped: tuple[Any, ...] = ()
+    promotion: Any = None
+
+    def ranked(self) -> tuple[Candidate, ...]:
+        """The candidates in the policy's order of preference (its pick first): ``best``
+        by metric; ``smallest-within`` the trials within the tolerance by size, then fit
+        time, then the rest by metric; ``pareto`` the front within the tolerance by
+        balance, then the rest by metric. A named trial comes first, the rest by metric."""
+        pool = [c for c in self.candidates if c.within]
+        if self.policy == "smallest-within":
+            first = sorted(
+                pool, key=lambda c: (c.model_bytes, c.fit_seconds, c.value, c.trial.number)
+            )
+        elif self.policy == "pareto":
+            front = [c for c in pool if c.on_front]
+            first = sorted(front, key=lambda c: (_balance(c, front), c.value, c.trial.number))
+        else:
+            first = []
+        picked = [c for c in self.candidates if c.trial.run_id == self.chosen.run_id]
+        unique: dict[str, Candidate] = {}
+        for c in (*picked, *first, *self.candidates):  # candidates are sorted by metric
+            unique.setdefault(c.trial.run_id, c)
+        return tuple(unique.values())
 
     def to_frame(self) -> pd.DataFrame:
         """One row per successful trial, best metric first; ``chosen`` marks the pick.
-        A study across families adds each trial's ``family``."""
+        A study across families adds each trial's ``family``; with test rows, each
+        ``test_<metric>`` (empty for trials not refit)."""
         across = any(FAMILY_KEY in c.trial.params for c in self.candidates)
+        tested = sorted({m for ms in self.test_metrics.values() for m in ms})
         rows = [
             {
                 "trial": c.trial.number,
@@ -72,6 +103,10 @@ class Selection:
                 "model_bytes": c.model_bytes,
                 "within_tolerance": c.within,
                 "pareto": c.on_front,
+                **{
+                    f"test_{m}": self.test_metrics.get(c.trial.run_id, {}).get(m, math.nan)
+                    for m in tested
+                },
                 "chosen": c.trial.run_id == self.chosen.run_id,
                 "run_id": c.trial.run_id,
             }
@@ -200,7 +235,3 @@ def _balance(candidate: Candidate, pool: Sequence[Candidate]) -> float:
             return math.inf
         total += math.log(mine / low) if low > 0 else 0.0
     return math.exp(total / 3)
-
-
-# The public name DESIGN.md promises (``tunetrack.select``); ``choose`` reads better inside.
-select = choose

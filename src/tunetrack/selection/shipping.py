@@ -17,10 +17,12 @@ import pandas as pd
 
 from tunetrack._core import FAMILY_KEY
 from tunetrack.config import build_config
+from tunetrack.data.loaders import Table
 from tunetrack.exceptions import ConfigError
 from tunetrack.models import get_model
-from tunetrack.preparation import prepare_study_data
+from tunetrack.preparation import StudyData, prepare_study_data
 from tunetrack.selection import flavor, registry
+from tunetrack.selection.evaluation import Evaluation, evaluate_predictor
 from tunetrack.selection.refit import refit, study_tables
 from tunetrack.storage import open_storage
 from tunetrack.storage.lineage import version_changes
@@ -45,6 +47,8 @@ class Shipped:
     # Libraries whose versions differ from the study's (``xgboost 3.1.0 -> 3.2.0``): the
     # refit reproduced the trial's metric all the same.
     version_changes: tuple[str, ...] = ()
+    # The refit's metrics on the test rows (``select --test``); None without them.
+    test: Evaluation | None = None
 
     @property
     def registry_uri(self) -> str | None:
@@ -75,6 +79,32 @@ def study_version_changes(study: Study) -> list[str] | None:
     )
 
 
+@dataclass(frozen=True)
+class RefitData:
+    """What every refit of one study reads, read and checked once: the study run's
+    params, the library versions that changed since, and the prepared data."""
+
+    run_params: dict[str, str]
+    changes: list[str] | None
+    prepared: StudyData
+
+
+def refit_data(
+    study: Study,
+    train: str | pd.DataFrame | None = None,
+    valid: str | pd.DataFrame | None = None,
+) -> RefitData:
+    """The study's own train and validation rows, prepared as its trials saw them.
+    Raises ModelError/DataError (nothing written) when they cannot be read back."""
+    study_run = open_storage(study.tracking_uri, read_only=True).get_run(study.run_id)
+    run_params = dict(study_run.params)
+    config = build_config({**study.config, "space": None})
+    sources = flavor.logged_sources(study)
+    train_table, valid_table = study_tables(study, config, train, valid, run_params, sources)
+    prepared = prepare_study_data(config, train_table, valid_table)
+    return RefitData(run_params, version_changes(study_run.tags), prepared)
+
+
 def ship(
     study: Study,
     trial: TrialRecord,
@@ -85,18 +115,20 @@ def ship(
     register: str | None = None,
     alias: str | None = None,
     policy: str | None = None,
+    test: Table | None = None,
+    data: RefitData | None = None,
 ) -> Shipped:
     """Refit ``trial`` once, log it as a pickle-free pyfunc model under a run nested in the
-    study, and register it as ``register`` (moving ``alias`` to the new version)."""
+    study, and register it as ``register`` (moving ``alias`` to the new version).
+
+    With ``test`` (a table the caller checked with ``evaluation.labelled_rows``), the
+    refit is also scored on those rows and ``test_<metric>`` for every metric of the task
+    is logged on the model run. ``data`` reuses what ``refit_data`` read (several refits
+    of one study)."""
     if alias and not register:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
     family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
-    study_run = open_storage(study.tracking_uri, read_only=True).get_run(study.run_id)
-    run_params = dict(study_run.params)
-    changes = version_changes(study_run.tags)
-    config = build_config({**study.config, "space": None})
-    sources = flavor.logged_sources(study)
-    train_table, valid_table = study_tables(study, config, train, valid, run_params, sources)
+    data = data or refit_data(study, train, valid)
 
     # Fluent runs (needed by autologging) go to the study's store; the caller's
     # tracking URI setting is restored afterwards, unset if it was unset.
@@ -105,16 +137,24 @@ def ship(
         tempfile.TemporaryDirectory(prefix="tunetrack-ship-") as tmp,
         flavor.model_run(study, trial, family.name, policy) as run_id,
     ):
-        prepared = prepare_study_data(config, train_table, valid_table)
         around = flavor.autologging(family.name) if autolog else None
         refitted = refit(
-            study, trial, family, prepared, run_params, around_fit=around, version_changes=changes
+            study,
+            trial,
+            family,
+            data.prepared,
+            data.run_params,
+            around_fit=around,
+            version_changes=data.changes,
         )
         if not autolog:
             flavor.log_params(refitted.params)
         info = flavor.log_model(refitted, Path(tmp), study.metric)
         model_bytes = Path(tmp, "predictor", family.model_file).stat().st_size
         flavor.log_metrics({study.metric: refitted.refit_value, "model_bytes": float(model_bytes)})
+        tested = evaluate_predictor(refitted.predictor, test) if test is not None else None
+        if tested is not None:
+            flavor.log_test(tested)
     shipped = Shipped(
         model_uri=info.model_uri,
         run_id=run_id,
@@ -122,21 +162,35 @@ def ship(
         metric=study.metric,
         logged_value=trial.metrics[study.metric],
         refit_value=refitted.refit_value,
-        version_changes=tuple(changes or ()),
+        version_changes=tuple(data.changes or ()),
+        test=tested,
     )
     if not register:
         return shipped
-    previous = registry.previous_version(study.tracking_uri, register, alias) if alias else None
+    return register_shipped(study, shipped, register, alias=alias, policy=policy)
+
+
+def register_shipped(
+    study: Study,
+    shipped: Shipped,
+    name: str,
+    *,
+    alias: str | None = None,
+    policy: str | None = None,
+) -> Shipped:
+    """Register a shipped model as a new version of ``name``, pointing ``alias`` at it
+    (and saying where the alias pointed before)."""
+    previous = registry.previous_version(study.tracking_uri, name, alias) if alias else None
     version = registry.register(
         study,
-        trial,
+        shipped.trial,
         model_uri=shipped.model_uri,
         model_run_id=shipped.run_id,
         logged_value=shipped.logged_value,
-        name=register,
+        name=name,
         alias=alias,
         policy=policy,
     )
     return dataclasses.replace(
-        shipped, registered_name=register, version=version, alias=alias, previous_version=previous
+        shipped, registered_name=name, version=version, alias=alias, previous_version=previous
     )
