@@ -108,6 +108,10 @@ class SearchConfig:
     pruning: str = "median"
     # Try the default space's start points first (models/); false: the engine alone.
     start_points: bool = True
+    # Start from another study's best trials instead: its run id, or experiment:NAME for
+    # that experiment's latest study; the best warm_start_top_k that fit this space.
+    warm_start: str | None = None
+    warm_start_top_k: int = 5
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,12 @@ def _check_ranges(config: StudyConfig) -> None:
             f"choose one of: {', '.join(ALGORITHMS[search.engine])}"
         )
     one_of("search.pruning", search.pruning, PRUNING)
+    _require(
+        search.warm_start_top_k >= 1,
+        "search.warm_start_top_k",
+        search.warm_start_top_k,
+        "must be at least 1",
+    )
     _require(
         model.num_boost_round >= 1,
         "model.num_boost_round",

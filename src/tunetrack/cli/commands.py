@@ -71,6 +71,13 @@ def tune(
         typer.Option(help="With --resume: the study run id to continue (default: the latest)."),
     ] = None,
     engine: Annotated[str | None, typer.Option(help="Search engine: hyperopt or optuna.")] = None,
+    warm_start: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this study's best trials: its run id, or experiment:NAME for "
+            "that experiment's latest study."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a model; every trial becomes an MLflow run under one study run."""
@@ -98,6 +105,7 @@ def tune(
         progress=not quiet,
         resume=(study or True) if resume else False,
         engine=engine,
+        warm_start=warm_start,
     )
     print_summary(found)
 

@@ -70,6 +70,8 @@ class StudyRecord:
     config: Mapping[str, Any]
     space: Mapping[str, Any]
     datasets: Sequence[DatasetRecord] = ()
+    # Further JSON artifacts, by path under the run (e.g. schema.WARM_START_ARTIFACT).
+    artifacts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

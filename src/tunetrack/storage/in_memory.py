@@ -110,6 +110,8 @@ class InMemoryStorage(StudyStorage):
         # Stored as JSON text, so a reader gets what MLflow's load_dict would give.
         run.artifacts[schema.CONFIG_ARTIFACT] = json.dumps(dict(record.config))
         run.artifacts[schema.SPACE_ARTIFACT] = json.dumps(dict(record.space))
+        for path, value in record.artifacts.items():
+            run.artifacts[path] = json.dumps(value)
         return run.run_id
 
     def start_trial(

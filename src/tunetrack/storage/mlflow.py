@@ -148,6 +148,8 @@ class MlflowStorage(StudyStorage):
             )
             self._client.log_dict(run_id, dict(record.config), schema.CONFIG_ARTIFACT)
             self._client.log_dict(run_id, dict(record.space), schema.SPACE_ARTIFACT)
+            for path, value in record.artifacts.items():
+                self._client.log_dict(run_id, value, path)
             try:
                 self._log_datasets(run_id, record.datasets)
             except MlflowException:

@@ -50,6 +50,10 @@ TAG_LEASE_EXPIRES = "tunetrack.lease.expires"
 # The study's current trial budget: params.max_evals keeps the one it was created with
 # (MLflow params never change), this tag and the config artifact the one a resume set.
 TAG_MAX_EVALS = "tunetrack.max_evals"
+# On a study started from another study's best trials (search.warm_start): that study's
+# run id; the points it gave, and how many were dropped, are the artifact below.
+TAG_WARM_START_FROM = "tunetrack.warm_start_from"
+WARM_START_ARTIFACT = "tunetrack/warm_start.json"
 
 # A trial's validation loss as MLflow metric history (step = the 0-based boosting round),
 # every CURVE_EVERY rounds and at its last round. The pruner judges a running trial

@@ -40,6 +40,7 @@ def tune(
     overrides: Iterable[str] = (),
     progress: bool = True,
     resume: bool | str = False,
+    warm_start: str | None = None,
 ) -> Study:
     """Tune a model and track every trial in MLflow; returns the finished Study.
 
@@ -52,6 +53,10 @@ def tune(
     ``key.path=value`` strings like the CLI's ``--set``. ``resume=True`` continues the
     experiment's latest study (after a crash or Ctrl-C) up to ``max_evals`` trials;
     ``resume="<study run id>"`` continues that study.
+    ``warm_start`` (a study run id, or ``"experiment:NAME"`` for that experiment's latest
+    study) starts the search from that study's best trials (``search.warm_start_top_k``,
+    5 by default) that fit this study's space, in place of the default start points; the
+    study run is tagged ``tunetrack.warm_start_from``.
     ``storage`` (a ``tunetrack.storage.StudyStorage``) replaces the MLflow store.
 
     Raises ConfigError, DataError or TrackingError (one line, nothing written) for bad
@@ -62,6 +67,7 @@ def tune(
         config, overrides, train, valid, space=space, model=model, target=target, task=task,
         valid_fraction=valid_fraction, max_evals=max_evals, timeout=timeout, seed=seed,
         algo=algo, engine=engine, experiment=experiment, tracking_uri=tracking_uri,
+        warm_start=warm_start,
     )  # fmt: skip
     return run_study(
         study_config,
@@ -91,6 +97,7 @@ def create_study(
     tracking_uri: str | None = None,
     storage: StudyStorage | None = None,
     overrides: Iterable[str] = (),
+    warm_start: str | None = None,
 ) -> Study:
     """Check everything and create the study run, with no trial yet; then
     ``study.optimize(n_trials=..., timeout=...)`` runs trials, as often as you like.
@@ -100,6 +107,7 @@ def create_study(
     study_config = _config(
         config, overrides, train, valid, space=space, model=model, target=target, task=task,
         seed=seed, algo=algo, engine=engine, experiment=experiment, tracking_uri=tracking_uri,
+        warm_start=warm_start,
     )  # fmt: skip
     return run_study(
         study_config,

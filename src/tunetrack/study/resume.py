@@ -33,6 +33,8 @@ RESUMABLE_CHANGES = {
     "data.train",
     "data.valid",  # the data is compared by content below
 }
+# What a resume that does not name a warm start takes from the study it resumes.
+WARM_START_KEYS = {"search.warm_start", "search.warm_start_top_k"}
 
 
 @dataclass
@@ -61,8 +63,10 @@ def find_study(
         )
     stored = _with_defaults(storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT))
     current = json_roundtrip(config.to_dict(describe_space))
+    # A resume without --warm-start continues the stored one (its points are stored).
+    inherited = WARM_START_KEYS if _lookup(current, "search.warm_start") is None else set()
     for key in _differing_keys(stored, current):
-        if key not in RESUMABLE_CHANGES:
+        if key not in RESUMABLE_CHANGES and key not in inherited:
             raise ConfigError(
                 f"cannot resume study {parent.run_id}: {key} was "
                 f"{_lookup(stored, key)!r}, now {_lookup(current, key)!r}; drop the change "

@@ -52,6 +52,7 @@ from tunetrack.study.setup import (
     study_params,
     study_tags,
 )
+from tunetrack.study.warm_start import WarmStart, resolve_warm_start, stored_warm_start
 from tunetrack.trial import publish, withdraw
 
 
@@ -87,7 +88,6 @@ def run_study(
     if not resume:
         # Built before anything is written: an engine may refuse the space.
         sampler = make_sampler(search.engine, search.algo, inputs.described_space, search.seed)
-        _feed(sampler, [], inputs.start_points[: search.max_evals])
     if progress:
         for note in inputs.study_data.notes:
             print(f"tunetrack: {note}", file=sys.stderr)
@@ -95,12 +95,31 @@ def run_study(
         print(f"tunetrack: warning: {warning}", file=sys.stderr)
     store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
     store.check_reachable()
+    warm: WarmStart | None = None
+    if not resume:
+        if search.warm_start is not None:
+            # Read and checked before the first write; its points replace the defaults.
+            warm = resolve_warm_start(store, config, inputs)
+            inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
+            print(f"tunetrack: {warm.note()}", file=sys.stderr)
+        _feed(sampler, [], inputs.start_points[: search.max_evals])
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
     config_json = json_roundtrip(config.to_dict(describe_space))
     deadline = None if search.timeout is None else wall_start + search.timeout
     claim: Claim
     if resume:
         parent = find_study(store, config, inputs, run_id)
+        warm = stored_warm_start(store, parent)
+        if warm is not None:
+            # The points stored at the start, never the source study's best of today; a
+            # resume without --warm-start keeps the stored setting in the config.
+            inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
+            if search.warm_start is None:
+                search = dataclasses.replace(
+                    search, warm_start=warm.given, warm_start_top_k=warm.top_k
+                )
+                config = dataclasses.replace(config, search=search)
+                config_json = json_roundtrip(config.to_dict(describe_space))
         # Claimed before anything is changed: a live runner's trials must not be closed.
         claim = claim_study(store, parent.run_id)
         try:
@@ -121,11 +140,13 @@ def run_study(
                 **study_tags(inputs),
                 schema.TAG_MAX_EVALS: str(search.max_evals),
                 **lease_tags(new_lease(owner, ttl)),
+                **({schema.TAG_WARM_START_FROM: warm.source_run_id} if warm else {}),
             },
             params=study_params(config, inputs),
             config=config_json,
             space=inputs.described_space,
             datasets=inputs.datasets,
+            artifacts={schema.WARM_START_ARTIFACT: warm.to_json()} if warm else {},
         )
         reopened = Reopened(store.create_study(experiment_id, record), experiment_id, [])
         claim = Claim(store, reopened.run_id, owner, ttl)

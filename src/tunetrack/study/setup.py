@@ -103,6 +103,7 @@ _PLACEMENT = {
     "seed": ("search", "seed"),
     "algo": ("search", "algo"),
     "engine": ("search", "engine"),
+    "warm_start": ("search", "warm_start"),
     "experiment": ("tracking", "experiment"),
     "tracking_uri": ("tracking", "tracking_uri"),
 }
