@@ -172,7 +172,7 @@ def print_promotion(promotion: Any) -> None:
         line = f"promoted: {new} beats {old} on {metric} by {gap:.6g} ({pct:.2f}%); '{alias}' moved"
     else:
         line = (
-            f"kept: {old} is as good or better than the candidate {new} on {metric} "
-            f"(by {gap:.6g}, {pct:.2f}%); '{alias}' stays on version {promotion.holder_version}"
+            f"kept: {old} is as good as or better than the candidate {new} on {metric} "
+            f"by {gap:.6g} ({pct:.2f}%); '{alias}' stays on version {promotion.holder_version}"
         )
     out.print(line, highlight=False, soft_wrap=True)

@@ -114,8 +114,8 @@ def evaluate(
     for a table the model cannot score; nothing is written then.
     """
     data = read_test_table(table, role="evaluation")
-    source = registry.model_source(model_uri, tracking_uri)
     predictor = registry.load_predictor(model_uri, tracking_uri)
+    source = registry.model_source(model_uri, tracking_uri)
     evaluation = evaluate_predictor(predictor, data, role="evaluation")
     run_id = registry.log_evaluation(source, evaluation, tracking_uri) if log else None
     return ModelEvaluation(model=source, evaluation=evaluation, run_id=run_id)

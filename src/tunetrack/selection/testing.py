@@ -148,8 +148,8 @@ def select(
     if test is None:
         return selection
     # Everything that can fail on bad input, before the first model run is written.
-    data = refit_data(study, train, valid)
     table = read_test_table(test)
+    data = refit_data(study, train, valid)
     for role in ("train", "valid"):
         if table.digest == data.run_params.get(f"data.{role}_sha256"):
             name = "training" if role == "train" else "validation"
