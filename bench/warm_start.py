@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,7 @@ def run_seed(scenario: Scenario, seed: int, budget: Budget) -> dict[str, Any]:
         )
         record[arm] = best_after(found, budget.marks)
         record[f"{arm}_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"{scenario.name} seed {seed}: {json.dumps(record)}", file=sys.stderr, flush=True)
     return record
 
 

@@ -222,6 +222,76 @@ def test_no_alias_holder_yet_sets_the_alias(homework: Homework) -> None:
     assert str(version.version) == "1"
 
 
+# Per family: overrides that keep a one-trial study small.
+FAMILIES = {
+    "xgboost": ["model.num_boost_round=15", "model.early_stopping_rounds=5"],
+    "lightgbm": ["model.num_boost_round=15", "model.early_stopping_rounds=5"],
+    "random_forest": SMALL,
+    "linear": [],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("family", "labels"), [*((f, False) for f in FAMILIES), ("random_forest", True)]
+)
+def test_test_metrics_are_what_the_logged_model_scores(
+    homework: Homework, tmp_path: Path, family: str, labels: bool
+) -> None:
+    """Every family (and a classification task): the test metrics logged on the model run
+    are the ones the logged model itself gives on the raw test rows."""
+    paths = []
+    for index in (1, 2, 3):
+        table = month(index)
+        if labels:
+            table["price"] = np.where(table["price"] > 13.0, "high", "low")
+        paths.append(tmp_path / f"m{index}.csv")
+        table.to_csv(paths[-1], index=False)
+    study = tunetrack.tune(
+        train=str(paths[0]),
+        valid=str(paths[1]),
+        target="price",
+        model=family,
+        max_evals=1,
+        experiment=f"family-{family}-{labels}",
+        overrides=FAMILIES[family],
+        progress=False,
+    )
+    selection = tunetrack.select(study, test=str(paths[2]))
+    (shipped,) = selection.shipped
+    assert shipped.test is not None
+    expected = {"log_loss", "auc", "accuracy", "f1"} if labels else {"rmse", "mae", "r2"}
+    assert set(shipped.test.metrics) == expected
+    logged = MlflowClient(homework.uri).get_run(shipped.run_id).data.metrics
+    again = tunetrack.evaluate(shipped.model_uri, str(paths[2])).metrics
+    for name, value in shipped.test.metrics.items():
+        assert logged[f"test_{name}"] == value
+        assert again[name] == pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_ranked_follows_each_policy() -> None:
+    from tunetrack.selection import choose
+    from tunetrack.study import Study, TrialRecord
+
+    rows = [(5.00, 9.0, 900.0), (5.04, 2.0, 300.0), (5.03, 1.0, 500.0), (5.04, 3.0, 300.0),
+            (6.00, 0.1, 10.0)]  # fmt: skip
+    trials = tuple(
+        TrialRecord(i, f"run{i}", "ok", {}, {"rmse": r, "fit_seconds": f, "model_bytes": b}, 0, 1)
+        for i, (r, f, b) in enumerate(rows)
+    )
+    study = Study("s", "0", "e", "xgboost", "rmse", trials, {}, {}, "sqlite:///x.db")
+    for kwargs, order in (
+        ({"policy": "best"}, [0, 2, 1, 3, 4]),
+        ({"policy": "smallest-within"}, [1, 3, 2, 0, 4]),
+        ({"policy": "pareto"}, [2, 1, 0, 3, 4]),  # the front within 1% by balance first
+        ({"trial": 3}, [3, 0, 2, 1, 4]),
+    ):
+        selection = choose(study, **kwargs)  # type: ignore[arg-type]
+        ranked = [c.trial.number for c in selection.ranked()]
+        assert ranked == order, kwargs
+        assert ranked[0] == selection.chosen.number
+
+
 # -- warm start ---------------------------------------------------------------------------
 
 
