@@ -156,7 +156,9 @@ def test_postgres_auth_database_defaults_to_the_backend() -> None:
     settings = server_settings(
         backend_store_uri=uri, artifacts_destination="s3://bucket/mlflow", environ=SECRETS
     )
-    assert settings.auth_db_uri == uri
+    assert settings.auth_db_uri == settings.backend_store_uri
+    # postgresql:// names SQLAlchemy's default driver; psycopg2 when that one is missing.
+    assert settings.backend_store_uri.split("://")[1] == uri.split("://")[1]
     assert settings.artifacts_destination == "s3://bucket/mlflow"  # the server's keys, as is
 
 

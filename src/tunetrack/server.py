@@ -188,6 +188,8 @@ def _database_uri(uri: str, flag: str) -> str:
             f"{flag} {_masked(uri)!r} is not a PostgreSQL or SQLite URI; use "
             "postgresql://USER@HOST:5432/DB (or sqlite:////absolute/path.db for one user)"
         )
+    if scheme == "postgresql":
+        uri, scheme = _with_installed_driver(uri)
     driver = _DRIVERS.get(scheme)
     if scheme.startswith("postgresql") and driver is None:
         raise ConfigError(
@@ -207,6 +209,20 @@ def _database_uri(uri: str, flag: str) -> str:
             raise ConfigError(f"{flag}: the folder {path.parent} does not exist; create it first")
         return f"sqlite:///{path}"
     return uri
+
+
+def _with_installed_driver(uri: str) -> tuple[str, str]:
+    """A plain ``postgresql://`` URI, naming psycopg2 when SQLAlchemy's default driver
+    (psycopg 3 from SQLAlchemy 2.1) is not installed and psycopg2 (tunetrack[server]) is."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        default = make_url(uri).get_dialect().driver
+    except Exception:  # an unparsable URI: left to the driver check and MLflow
+        return uri, "postgresql"
+    if importlib.util.find_spec(default) is None and importlib.util.find_spec("psycopg2"):
+        return "postgresql+psycopg2://" + uri.split("://", 1)[1], "postgresql+psycopg2"
+    return uri, f"postgresql+{default}" if default in ("psycopg", "psycopg2") else "postgresql"
 
 
 def _artifacts_destination(where: str) -> str:

@@ -105,7 +105,7 @@ def translate(err: BaseException, location: str) -> TrackingError | None:
 def _http_status(err: BaseException) -> int | None:
     for link in _chain(err):
         code = getattr(link, "error_code", None)
-        if code in ("UNAUTHENTICATED", "UNAUTHORIZED"):
+        if code in ("UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED"):
             return 401
         if code == "PERMISSION_DENIED":
             return 403
