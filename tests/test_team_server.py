@@ -144,7 +144,7 @@ class Server:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING")}
         env.update({
-            "PYTHONPATH": str(SRC),
+            "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
             "TUNETRACK_SERVER_ADMIN_PASSWORD": ADMIN_PW,
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-secret-key-for-the-test-server",
         })  # fmt: skip
@@ -378,7 +378,8 @@ def test_server_killed_mid_study_then_resume_loses_nothing(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_URI")}
     env.update({
-        "PYTHONPATH": str(SRC), "MLFLOW_TRACKING_USERNAME": ALICE,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+        "MLFLOW_TRACKING_USERNAME": ALICE,
         "MLFLOW_TRACKING_PASSWORD": ALICE_PW, "TUNETRACK_SERVER_WAIT_SECONDS": "5",
     })  # fmt: skip
     args = _tune_args(server.url, "killed", 60, "model.num_boost_round=400")

@@ -321,6 +321,10 @@ def run_server(settings: ServerSettings, *, say: Callable[[str], Any] = print) -
     ConfigError (the server stopped) when the auth database's admin password is not
     ours or MLflow's old default still logs in.
     """
+    if importlib.util.find_spec("flask_wtf") is None:  # MLflow's auth app needs it (CSRF)
+        raise ConfigError(
+            "MLflow's login app needs the Flask-WTF package; pip install 'tunetrack[server]'"
+        )
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     with tempfile.TemporaryDirectory(prefix="tunetrack-server-") as folder:  # mode 0700
         config = Path(folder) / "basic_auth.ini"

@@ -313,10 +313,17 @@ def serve(
 
 
 def _use_tracking_uri(uri: str | None) -> None:
-    """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child."""
+    """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child.
+    A tracking server is asked once first: down, it is one line before anything else."""
     from tunetrack.storage import resolve_tracking_uri
+    from tunetrack.storage.remote import bound_http_waits
+    from tunetrack.storage.uris import is_server, probe_server
 
-    os.environ["MLFLOW_TRACKING_URI"] = guarded(resolve_tracking_uri, uri)
+    resolved = guarded(resolve_tracking_uri, uri)
+    os.environ["MLFLOW_TRACKING_URI"] = resolved
+    if is_server(resolved):
+        bound_http_waits()
+        guarded(probe_server, resolved)
 
 
 # -- the team server (issue 16) ------------------------------------------------------------
