@@ -146,6 +146,7 @@ class Server:
         env.update({
             "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
             "TUNETRACK_SERVER_ADMIN_PASSWORD": ADMIN_PW,
+            "TUNETRACK_SERVER_START_SECONDS": str(BACKSTOP),  # a loaded machine starts slowly
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-secret-key-for-the-test-server",
         })  # fmt: skip
         return env

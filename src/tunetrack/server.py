@@ -355,7 +355,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
     """Return once the server answers; raise if it exits first or never answers."""
     text = os.environ.get(START_ENV, "")
-    wait = float(text) if text.replace(".", "", 1).isdigit() else 300.0
+    wait = float(text) if text.replace(".", "", 1).isdigit() else 600.0
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         code = proc.poll()
@@ -373,14 +373,17 @@ def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
     )
 
 
-def status(url: str, user: str | None = None, password: str | None = None) -> int | None:
-    """The HTTP status of a GET of ``url`` (with basic auth when given); None: no answer."""
+def status(
+    url: str, user: str | None = None, password: str | None = None, *, timeout: float = 10
+) -> int | None:
+    """The HTTP status of a GET of ``url`` (with basic auth when given); None: no answer
+    within ``timeout`` seconds."""
     request = urllib.request.Request(url)
     if user is not None and password is not None:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as err:
         return int(err.code)
@@ -393,7 +396,13 @@ def check_logins(settings: ServerSettings) -> None:
     and that MLflow's old default password does not; raises ConfigError otherwise."""
     user = urllib.parse.quote(settings.admin_user)
     url = f"{settings.local_url}/api/2.0/mlflow/users/get?username={user}"
-    ours = status(url, settings.admin_user, settings.admin_password)
+    # A login check hashes the password (PBKDF2) and may be a worker's first request.
+    ours = status(url, settings.admin_user, settings.admin_password, timeout=120)
+    if ours is None:
+        raise TrackingError(
+            f"the MLflow server on {settings.local_url} did not answer its first login; "
+            "see its messages above"
+        )
     if ours != 200:
         raise ConfigError(
             f"the auth database {_masked(settings.auth_db_uri)} already has admin user "
@@ -402,7 +411,7 @@ def check_logins(settings: ServerSettings) -> None:
             "password, or point --auth-db-uri at a new database"
         )
     for name in dict.fromkeys((settings.admin_user, DEFAULT_ADMIN_USER)):
-        if status(url, name, MLFLOW_DEFAULT_PASSWORD) == 200:
+        if status(url, name, MLFLOW_DEFAULT_PASSWORD, timeout=120) == 200:
             raise ConfigError(
                 f"user {name!r} in {_masked(settings.auth_db_uri)} still logs in with MLflow's "
                 "old default password; change it (README: Team server) before serving"

@@ -8,6 +8,7 @@ closed with its summary metrics and why it stopped, whatever happened in between
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -33,7 +34,7 @@ from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
 from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
 from tunetrack.storage.base import lease_tags
-from tunetrack.storage.uris import resolve_tracking_uri, sqlite_path
+from tunetrack.storage.uris import is_server, resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
 from tunetrack.study.lease import (
     Claim,
@@ -82,6 +83,7 @@ def run_study(
     """
     started = time.monotonic() if started is None else started
     wall_start = time.time() - (time.monotonic() - started)
+    _check_server_first(storage if storage is not None else config.tracking.tracking_uri)
     if resume and inputs is None:
         _refuse_if_claimed(config, run_id, storage)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
@@ -241,6 +243,17 @@ def _close_study(
         store.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
     claim.release()
     return study
+
+
+def _check_server_first(where: StudyStorage | str | None) -> None:
+    """A tracking server that is down, or refuses the login, is said before seconds go
+    into reading the data (a local store is only opened once the input is checked: opening
+    it may create its file)."""
+    if isinstance(where, StudyStorage):
+        return
+    uri = where or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if is_server(uri):
+        open_storage(uri).check_reachable()
 
 
 def _refuse_if_claimed(
