@@ -336,7 +336,8 @@ def test_tune_report_select_predict_resume_through_the_server(
             "--tracking-uri", server.url,
         )  # fmt: skip
         assert code == 0, output
-        assert f"--tracking-uri {server.url}" in output.splitlines()[-1]  # "use it:" works too
+        use_it = next(line for line in output.splitlines() if line.startswith("use it:"))
+        assert f"--tracking-uri {server.url}" in use_it  # the printed command works too
         rows = tmp_path / "rows.parquet"
         shutil.copy(VALID_SAMPLE, rows)
         code, output = _cli(
