@@ -35,6 +35,21 @@ class TrackingError(TunetrackError):
     """The MLflow tracking store cannot be reached or written."""
 
 
+class TrackingUnavailable(TrackingError):
+    """A tracking server does not answer (down, unreachable, or silent past the wait)."""
+
+
+class TrackingLost(TrackingUnavailable):
+    """The tracking server stopped answering while a study ran: the study stopped, its
+    recorded trials are kept, and it can be resumed once the server is back."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, study_run_id: str) -> None:
+        super().__init__(message)
+        self.study_run_id = study_run_id
+
+
 class StudyFailedError(TunetrackError):
     """Every trial of a study failed; the message carries the first reason."""
 

@@ -31,9 +31,19 @@ def load_model(model_uri: str) -> Any:
     """``mlflow.pyfunc.load_model`` with a one-line error naming the URI and the fix."""
     import mlflow
 
+    from tunetrack.storage.remote import bound_http_waits, translate
+    from tunetrack.storage.uris import is_server, probe_server
+
+    tracking_uri = mlflow.get_tracking_uri()
+    if is_server(tracking_uri) and model_uri.startswith(("models:/", "runs:/")):
+        bound_http_waits()  # a dead server is one line in seconds, not minutes of retries
+        probe_server(tracking_uri)
     try:
         return mlflow.pyfunc.load_model(model_uri)
     except Exception as err:  # MlflowException, OSError, bad URIs of every kind
+        mapped = translate(err, tracking_uri) if is_server(tracking_uri) else None
+        if mapped is not None:
+            raise mapped from None
         reason = " ".join(str(err).split())[:300] or type(err).__name__
         raise ModelError(
             f"cannot load model {model_uri!r}: {reason}; pass models:/NAME@ALIAS, "

@@ -45,6 +45,9 @@ def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
         if state["debug"]:
             raise
         err.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        stranded = getattr(error, "study_run_id", None)  # a study the store stopped answering
+        if stranded:
+            err.print(f"resume with: {resume_command(stranded)}", highlight=False, soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
     except StudyInterrupted as stopped:
         err.print(f"interrupted: {stopped}", highlight=False, soft_wrap=True)

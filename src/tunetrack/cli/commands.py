@@ -161,6 +161,9 @@ def ui(
         return storage, storage.experiment_id(experiment or DEFAULT_EXPERIMENT, create=False)
 
     tracker, experiment_id = guarded(_where)
+    if tracker.location.startswith(("http://", "https://")):  # a server has its own UI
+        out.print(f"MLflow UI: {tracker.location.rstrip('/')}/#/experiments/{experiment_id}")
+        return
     command = [
         sys.executable, "-m", "mlflow", "server",
         "--backend-store-uri", tracker.location,
@@ -308,7 +311,10 @@ def select(
             highlight=False,
         )
     uri = shipped.registry_uri or shipped.model_uri
-    out.print(f"use it: tunetrack predict {uri} INPUT --out OUT", highlight=False, soft_wrap=True)
+    where = f" --tracking-uri {tracking_uri}" if tracking_uri else ""  # as this command found it
+    out.print(
+        f"use it: tunetrack predict {uri} INPUT --out OUT{where}", highlight=False, soft_wrap=True
+    )
 
 
 def _select_tested(found: Any, **kwargs: Any) -> None:
@@ -419,7 +425,68 @@ def serve(
 
 
 def _use_tracking_uri(uri: str | None) -> None:
-    """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child."""
+    """models:/ URIs resolve against MLFLOW_TRACKING_URI, here and in a server child.
+    A tracking server is asked once first: down, it is one line before anything else."""
     from tunetrack.storage import resolve_tracking_uri
+    from tunetrack.storage.remote import bound_http_waits
+    from tunetrack.storage.uris import is_server, probe_server
 
-    os.environ["MLFLOW_TRACKING_URI"] = guarded(resolve_tracking_uri, uri)
+    resolved = guarded(resolve_tracking_uri, uri)
+    os.environ["MLFLOW_TRACKING_URI"] = resolved
+    if is_server(resolved):
+        bound_http_waits()
+        guarded(probe_server, resolved)
+
+
+# -- the team server (issue 16) ------------------------------------------------------------
+
+
+@app.command()
+def server(
+    backend_store_uri: Annotated[
+        str | None,
+        typer.Option(help="Where runs are stored: postgresql://USER@HOST:5432/DB (or SQLite)."),
+    ] = None,
+    artifacts_destination: Annotated[
+        str | None,
+        typer.Option(help="Where the server keeps artifacts: a folder or s3://... (proxied)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    workers: Annotated[int | None, typer.Option(help="Server processes (MLflow: 4).")] = None,
+    allowed_hosts: Annotated[
+        str | None, typer.Option(help="Host headers allowed (MLflow's --allowed-hosts).")
+    ] = None,
+    cors_allowed_origins: Annotated[
+        str | None, typer.Option(help="Origins allowed (MLflow's --cors-allowed-origins).")
+    ] = None,
+    auth_db_uri: Annotated[
+        str | None,
+        typer.Option(help="Logins database (default: the backend's, or mlflow-auth.db beside it)."),
+    ] = None,
+    default_permission: Annotated[
+        str,
+        typer.Option(help="What a user may do on experiments not granted: NO_PERMISSIONS, READ..."),
+    ] = "NO_PERMISSIONS",
+) -> None:
+    """Start MLflow's tracking server for a team: logins, proxied artifacts, a database.
+
+    Needs TUNETRACK_SERVER_ADMIN_PASSWORD (and TUNETRACK_SERVER_ADMIN_USER, default admin)
+    and MLFLOW_FLASK_SERVER_SECRET_KEY in the environment.
+    """
+    from tunetrack.server import run_server, server_settings
+
+    settings = guarded(
+        server_settings,
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=artifacts_destination,
+        auth_db_uri=auth_db_uri,
+        host=host,
+        port=port,
+        workers=workers,
+        allowed_hosts=allowed_hosts,
+        cors_allowed_origins=cors_allowed_origins,
+        default_permission=default_permission,
+    )
+    say = lambda line: out.print(line, highlight=False, soft_wrap=True)  # noqa: E731
+    raise typer.Exit(guarded(run_server, settings, say=say))

@@ -40,6 +40,7 @@ from tunetrack.storage.base import (
 )
 from tunetrack.storage.datasets import dataset_fields
 from tunetrack.storage.lineage import current_lineage
+from tunetrack.storage.remote import GuardedClient, bound_http_waits, translate
 from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
 
 
@@ -58,16 +59,18 @@ class MlflowStorage(StudyStorage):
         self.read_only = read_only
         # tunetrack reads small JSON artifacts; MLflow's progress bars would only be noise.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        if is_server(self.location):
+            bound_http_waits()  # a dead server stops a study in bounded time, silently
         path = sqlite_path(self.location)
         if path is None:
-            self._client = MlflowClient(tracking_uri=self.location)
+            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
             return
         # MLflow creates a new file's schema on first use: one process at a time, so no
         # process (a reader included) opens a file whose schema is half made.
         with _open_lock(path):
             if not path.exists() and not read_only:
                 _create_sqlite_store(path)
-            self._client = MlflowClient(tracking_uri=self.location)
+            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
             self._query_store()
 
     @property
@@ -84,6 +87,8 @@ class MlflowStorage(StudyStorage):
     def _query_store(self) -> None:
         try:
             self._client.search_experiments(max_results=1)
+        except TrackingError:
+            raise
         except Exception as err:
             raise TrackingError(
                 f"cannot reach the tracking store {self.location}: {first_line(err)}; "
@@ -157,8 +162,10 @@ class MlflowStorage(StudyStorage):
                 # studies start on the same data at once; the second try finds it.
                 self._log_datasets(run_id, record.datasets)
         except Exception as err:
-            # A study that could not record its set-up would be unreadable: remove it.
-            self._client.delete_run(run_id)
+            # A study that could not record its set-up would be unreadable: remove it
+            # (when the store still answers; else it stays RUNNING without its config).
+            with contextlib.suppress(Exception):
+                self._client.delete_run(run_id)
             if isinstance(err, OSError):
                 raise TrackingError(
                     f"cannot write the study's artifacts to {run.info.artifact_uri}: "
@@ -280,6 +287,8 @@ class MlflowStorage(StudyStorage):
     def get_run(self, run_id: str) -> RunData:
         try:
             run = self._client.get_run(run_id)
+        except TrackingError:
+            raise  # unreachable, a refused login or permission: not about the run id
         except Exception as err:
             raise TrackingError(
                 f"no run {run_id!r} in {self.location} ({first_line(err)}); "
@@ -316,6 +325,9 @@ class MlflowStorage(StudyStorage):
                 )  # fmt: skip
                 return json.loads(Path(local).read_text(encoding="utf-8"))
         except Exception as err:  # a study still starting has not written it yet
+            mapped = translate(err, self.location)
+            if mapped is not None:
+                raise mapped from None
             raise TrackingError(
                 f"cannot read {path} of run {run_id} ({first_line(err)}); if the study is "
                 "just starting, try again in a moment"

@@ -151,6 +151,11 @@ class Claim:
         if current is not None and current.owner == self.owner:
             self.storage.drop_lease(self.run_id)
 
+    def abandon(self) -> None:
+        """Stop renewing without a request (the store does not answer): the claim lapses
+        after its time to live, and on this host as soon as this process has exited."""
+        self._stop.set()
+
     def lost_error(self) -> StudyClaimedError:
         holder = describe(self.lost_to) if self.lost_to is not None else "another process"
         return StudyClaimedError(

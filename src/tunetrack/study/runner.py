@@ -8,6 +8,7 @@ closed with its summary metrics and why it stopped, whatever happened in between
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,8 @@ from tunetrack.exceptions import (
     SearchSpaceError,
     StudyFailedError,
     StudyInterrupted,
+    TrackingLost,
+    TrackingUnavailable,
     TunetrackError,
 )
 from tunetrack.execution import make_executor
@@ -31,7 +34,7 @@ from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
 from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
 from tunetrack.storage.base import lease_tags
-from tunetrack.storage.uris import resolve_tracking_uri, sqlite_path
+from tunetrack.storage.uris import is_server, resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
 from tunetrack.study.lease import (
     Claim,
@@ -81,6 +84,7 @@ def run_study(
     """
     started = time.monotonic() if started is None else started
     wall_start = time.time() - (time.monotonic() - started)
+    _check_server_first(storage if storage is not None else config.tracking.tracking_uri)
     if resume and inputs is None:
         _refuse_if_claimed(config, run_id, storage)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
@@ -167,6 +171,7 @@ def run_study(
         claim=claim,
     )
     status = "FAILED"
+    lost: TrackingUnavailable | None = None  # the store stopped answering mid-study
     claim.start_renewing()
     try:  # from here on, the study run is closed whatever happens
         if resume:
@@ -185,36 +190,29 @@ def run_study(
     except KeyboardInterrupt:
         status = "KILLED"
         raise StudyInterrupted(study_run_id, loop.n_finished) from None
+    except TrackingUnavailable as err:
+        lost = err
     finally:
         withdraw(data)
-        # The summary comes from the stored trials, not this process's view: the recorded
-        # best is the best trial the study has, whoever wrote it.
-        trials = loop.records if claim.lost else _stored_trials(store, study_run_id, experiment_id)
-        study = Study(
-            run_id=study_run_id,
-            experiment_id=experiment_id,
-            experiment_name=store.experiment_name(experiment_id),
-            model=inputs.model_label,
-            metric=inputs.metric,
-            trials=tuple(sorted(trials, key=lambda r: r.number)),
-            search_space=inputs.described_space,
-            config=config_json,
-            tracking_uri=store.location,
-            storage=store,
-            frames=(train_frame, valid_frame),
-            prepared=inputs,
+        if lost is None:
+            try:
+                study = _close_study(
+                    store, loop, claim, status, run_trials, config_json, inputs,
+                    study_run_id, experiment_id, frames=(train_frame, valid_frame),
+                )  # fmt: skip
+            except TrackingUnavailable as err:
+                lost = err
+        if lost is not None:
+            # Nothing more can be written: the study (and a trial in flight) stay RUNNING
+            # for --resume to close and continue; no further request waits on the server.
+            claim.abandon()
+    if lost is not None:
+        raise TrackingLost(
+            f"study {study_run_id} stopped after {loop.n_finished} finished trial(s) because "
+            f"{lost}; once it answers, resume with --resume --study {study_run_id} "
+            f"(in Python: tune(..., resume={study_run_id!r}))",
+            study_run_id,
         )
-        if run_trials and status == "FINISHED" and not study.completed:
-            status = "FAILED"
-        study.stop_reason = _stop_reason(loop, status, run_trials)
-        tags = {schema.TAG_STOP_REASON: study.stop_reason}
-        if study.completed:
-            tags[schema.TAG_BEST_TRIAL_RUN] = study.best.run_id
-        if not claim.lost:  # else the study is the new owner's to close
-            store.finish_study(
-                study_run_id, metrics=_study_metrics(study), status=status, tags=tags
-            )
-        claim.release()
     if claim.lost:
         raise claim.lost_error()
     if run_trials and not study.completed:
@@ -223,6 +221,60 @@ def run_study(
             f"every trial failed (study run {study_run_id}); the first said: {first}"
         )
     return study
+
+
+def _close_study(
+    store: StudyStorage,
+    loop: StudyLoop,
+    claim: Claim,
+    status: str,
+    run_trials: bool,
+    config_json: Mapping[str, Any],
+    inputs: StudyInputs,
+    study_run_id: str,
+    experiment_id: str,
+    *,
+    frames: tuple[pd.DataFrame | None, pd.DataFrame | None],
+) -> Study:
+    """The finished Study, read back, with its summary and status written on its run."""
+    # The summary comes from the stored trials, not this process's view: the recorded
+    # best is the best trial the study has, whoever wrote it.
+    trials = loop.records if claim.lost else _stored_trials(store, study_run_id, experiment_id)
+    study = Study(
+        run_id=study_run_id,
+        experiment_id=experiment_id,
+        experiment_name=store.experiment_name(experiment_id),
+        model=inputs.model_label,
+        metric=inputs.metric,
+        trials=tuple(sorted(trials, key=lambda r: r.number)),
+        search_space=inputs.described_space,
+        config=config_json,
+        tracking_uri=store.location,
+        storage=store,
+        frames=frames,
+        prepared=inputs,
+    )
+    if run_trials and status == "FINISHED" and not study.completed:
+        status = "FAILED"
+    study.stop_reason = _stop_reason(loop, status, run_trials)
+    tags = {schema.TAG_STOP_REASON: study.stop_reason}
+    if study.completed:
+        tags[schema.TAG_BEST_TRIAL_RUN] = study.best.run_id
+    if not claim.lost:  # else the study is the new owner's to close
+        store.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
+    claim.release()
+    return study
+
+
+def _check_server_first(where: StudyStorage | str | None) -> None:
+    """A tracking server that is down, or refuses the login, is said before seconds go
+    into reading the data (a local store is only opened once the input is checked: opening
+    it may create its file)."""
+    if isinstance(where, StudyStorage):
+        return
+    uri = where or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if is_server(uri):
+        open_storage(uri).check_reachable()
 
 
 def _refuse_if_claimed(
