@@ -68,7 +68,7 @@ def test_tracking_contract(sample_paths: tuple[str, str], tracking_uri: str) -> 
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["tunetrack.role"] == "study"
     assert parent.data.tags["model"] == "xgboost"
-    assert parent.data.tags["tunetrack.engine"] == "hyperopt"
+    assert parent.data.tags["tunetrack.engine"] == "optuna"  # the default engine
     assert parent.data.params["max_evals"] == "3"
     assert parent.data.params["seed"] == "42"
     assert parent.data.metrics["n_trials"] == 3
@@ -188,6 +188,7 @@ def test_loss_threshold_and_no_progress_stop_early(sample_paths: tuple[str, str]
         "space.reg_alpha=0.1",
         "space.reg_lambda=0.1",
         "space.min_child_weight=1",
+        "space.subsample=1",
         "search.no_progress_evals=2",
     ]
     # Every trial is the same model: no trial beats the first, so it stops after 3.

@@ -95,7 +95,7 @@ class ModelConfig:
 class SearchConfig:
     """The optimizer and its stopping rules."""
 
-    engine: str = "hyperopt"
+    engine: str = "optuna"
     algo: str = "tpe"
     max_evals: int = 50
     timeout: float | None = None
@@ -396,9 +396,17 @@ def _check_ranges(config: StudyConfig) -> None:
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
     if search.algo not in ALGORITHMS[search.engine]:
+        # An algorithm of the other engine is most often a study written before the
+        # default engine became optuna: name the engine that has it.
+        other = [e for e in ENGINES if e != search.engine and search.algo in ALGORITHMS[e]]
+        hint = (
+            f" ({search.algo!r} is a {other[0]} algorithm: add --engine {other[0]})"
+            if other
+            else ""
+        )
         raise ConfigError(
             f"unknown search.algo {search.algo!r} for search.engine {search.engine!r}; "
-            f"choose one of: {', '.join(ALGORITHMS[search.engine])}"
+            f"choose one of: {', '.join(ALGORITHMS[search.engine])}{hint}"
         )
     one_of("search.pruning", search.pruning, PRUNING)
     _require(
