@@ -301,7 +301,15 @@ def test_a_study_keeps_its_engine_on_resume(sample_paths: tuple[str, str]) -> No
     train, valid = sample_paths
     storage = InMemoryStorage()
     common = {"train": train, "valid": valid, "overrides": FAST, "progress": False}
-    first = tunetrack.tune(max_evals=1, storage=storage, **common)
-    with pytest.raises(ConfigError, match=r"cannot resume study .*search\.engine was 'hyperopt'"):
-        tunetrack.tune(max_evals=2, engine="optuna", resume=True, storage=storage, **common)
+    first = tunetrack.tune(max_evals=1, engine="hyperopt", algo="anneal", storage=storage, **common)
+    for other in ({"algo": "random"}, {"engine": "optuna", "algo": "random"}):
+        with pytest.raises(ConfigError, match=r"cannot resume study .*search\.(engine|algo) was"):
+            tunetrack.tune(max_evals=2, resume=True, storage=storage, **common, **other)
     assert len(tunetrack.load_study(first.run_id, storage=storage).trials) == 1
+    # Named by neither flag, the engine is the study's own, not today's default.
+    resumed = tunetrack.tune(max_evals=2, resume=True, storage=storage, **common)
+    assert len(resumed.trials) == 2
+    run = storage.get_run(first.run_id)
+    assert run.tags["tunetrack.engine"] == "hyperopt"
+    assert resumed.config["search"]["engine"] == "hyperopt"
+    assert resumed.config["search"]["algo"] == "anneal"

@@ -29,9 +29,10 @@ OLDEST = ROOT / "requirements" / "oldest.txt"
 SRC = ROOT / "src" / "tunetrack"
 
 # Libraries a user may not want: installed only with an extra, never as a core dependency.
-EXTRA_ONLY = {"lightgbm": "lightgbm", "optuna": "optuna"}
+EXTRA_ONLY = {"lightgbm": "lightgbm", "cmaes": "optuna", "psycopg2-binary": "server"}
 # The model family every study starts from stays a core dependency.
-CORE = ("mlflow", "hyperopt", "xgboost", "skops", "pandas", "numpy", "scikit-learn")
+# Optuna is the default engine (issue #14), Hyperopt the tutorial's: both are core.
+CORE = ("mlflow", "optuna", "hyperopt", "xgboost", "skops", "pandas", "numpy", "scikit-learn")
 
 
 def _requirements(include_extras: bool) -> list[Requirement]:

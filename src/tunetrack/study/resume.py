@@ -7,12 +7,13 @@ sampler, and the finished trials' stored curves (pruned ones too) feed the prune
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tunetrack._core import FINISHED_STATES, TrialState
-from tunetrack.config import StudyConfig
+from tunetrack.config import SearchConfig, StudyConfig
 from tunetrack.exceptions import ConfigError, TrackingError
 from tunetrack.pruners import CurveHistory
 from tunetrack.space import describe_space
@@ -35,6 +36,10 @@ RESUMABLE_CHANGES = {
 }
 # What a resume that does not name a warm start takes from the study it resumes.
 WARM_START_KEYS = {"search.warm_start", "search.warm_start_top_k"}
+# A study keeps its engine: a resume that leaves the engine and algorithm at their
+# defaults continues with the stored ones (a study created before optuna became the
+# default engine resumes on hyperopt); a resume that names others is refused.
+ENGINE_KEYS = {"search.engine", "search.algo"}
 
 
 @dataclass
@@ -65,6 +70,8 @@ def find_study(
     current = json_roundtrip(config.to_dict(describe_space))
     # A resume without --warm-start continues the stored one (its points are stored).
     inherited = WARM_START_KEYS if _lookup(current, "search.warm_start") is None else set()
+    if _engine_left_at_default(config):
+        inherited = inherited | ENGINE_KEYS
     for key in _differing_keys(stored, current):
         if key not in RESUMABLE_CHANGES and key not in inherited:
             raise ConfigError(
@@ -80,6 +87,26 @@ def find_study(
                 "the data it was started on; pass the same files or start a new study"
             )
     return parent
+
+
+def keep_engine(storage: StudyStorage, parent: RunData, config: StudyConfig) -> StudyConfig:
+    """``config`` with the stored study's engine and algorithm when the resume left both
+    at their defaults (see ENGINE_KEYS); else ``config`` unchanged (find_study has
+    already refused one that names others)."""
+    if not _engine_left_at_default(config):
+        return config
+    stored = _with_defaults(storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT))
+    search = dataclasses.replace(
+        config.search,
+        engine=_lookup(stored, "search.engine") or config.search.engine,
+        algo=_lookup(stored, "search.algo") or config.search.algo,
+    )
+    return dataclasses.replace(config, search=search)
+
+
+def _engine_left_at_default(config: StudyConfig) -> bool:
+    default = SearchConfig()
+    return (config.search.engine, config.search.algo) == (default.engine, default.algo)
 
 
 def reopen(

@@ -47,7 +47,7 @@ from tunetrack.study.lease import (
 )
 from tunetrack.study.loop import StudyLoop
 from tunetrack.study.records import TrialRecord, trial_from_run
-from tunetrack.study.resume import Reopened, find_study, reopen
+from tunetrack.study.resume import Reopened, find_study, keep_engine, reopen
 from tunetrack.study.setup import (
     StudyInputs,
     json_roundtrip,
@@ -113,6 +113,9 @@ def run_study(
     claim: Claim
     if resume:
         parent = find_study(store, config, inputs, run_id)
+        config = keep_engine(store, parent, config)
+        search = config.search
+        config_json = json_roundtrip(config.to_dict(describe_space))
         warm = stored_warm_start(store, parent)
         if warm is not None:
             # The points stored at the start, never the source study's best of today; a
