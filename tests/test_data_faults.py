@@ -2,7 +2,8 @@
 
 - Non-finite numbers: one rule for every family. An infinite number (or one beyond
   float32's range) in a numeric feature or the target is refused in one line naming the
-  column and the count, exit 2, nothing written; in ``predict`` input too. Missing
+  column and the count, exit 2, nothing written (every case through ``tune``, one through
+  the CLI); in ``predict`` input too. Missing
   values are allowed in features (random forests on one-hot input excepted: refused in
   one line), and rows with a missing target are left out, said, and recorded.
 - Classification validation holds every class: random splits are stratified; when the
@@ -16,6 +17,7 @@ Real MLflow (SQLite in tmp_path), real model libraries, tables made here.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ from tunetrack import load_study, tune
 from tunetrack.cli import app
 from tunetrack.config import DataConfig, build_config
 from tunetrack.data import Table, TaxiDurationRecipe, recipe_from_json, split_table
-from tunetrack.exceptions import ConfigError
+from tunetrack.exceptions import ConfigError, DataError
 from tunetrack.preparation import split
 from tunetrack.selection import ship
 from tunetrack.storage import schema
@@ -99,6 +101,19 @@ NON_FINITE = [
 ]
 
 
+def _bad_csv(tmp_path: Path, column: str, value: float) -> Path:
+    frame = clean()
+    frame.loc[[5], column] = value
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _quick_tune(family: str, **paths: str) -> object:
+    overrides = [*QUICK, *SMALL_SPACES.get(family, [])]
+    return tune(target="y", model=family, max_evals=1, overrides=overrides, progress=False, **paths)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
     ("column", "value", "words"), [c[1:] for c in NON_FINITE], ids=[c[0] for c in NON_FINITE]
@@ -106,14 +121,25 @@ NON_FINITE = [
 def test_a_non_finite_number_is_refused_the_same_way_for_every_family(
     family: str, column: str, value: float, words: str, tmp_path: Path, tracking_uri: str
 ) -> None:
-    frame = clean()
-    frame.loc[[5], column] = value
-    path = tmp_path / "bad.csv"
-    frame.to_csv(path, index=False)
+    """Every case through ``tune`` (the checks the CLI runs before its first write)."""
+    path = _bad_csv(tmp_path, column, value)
     before = _snapshot(tracking_uri)
-    result = CliRunner().invoke(app, _tune_args(family, "--quiet", "--train", str(path)))
+    with pytest.raises(DataError) as info:
+        _quick_tune(family, train=str(path))
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"train data {words}" in message
+    assert "replace them" in message
+    assert _snapshot(tracking_uri) == before
+
+
+def test_the_cli_refuses_a_non_finite_number_in_one_line(tmp_path: Path, tracking_uri: str) -> None:
+    """One case through the CLI: exit 2, one line, nothing written."""
+    path = _bad_csv(tmp_path, "x1", np.inf)
+    before = _snapshot(tracking_uri)
+    result = CliRunner().invoke(app, _tune_args("lightgbm", "--quiet", "--train", str(path)))
     line = _one_line_refusal(result, tracking_uri, before)
-    assert f"train data {words}" in line
+    assert "train data column x1 has 1 infinite value" in line
     assert "replace them" in line
 
 
@@ -127,17 +153,18 @@ def test_a_non_finite_number_in_a_given_validation_file_is_refused(
     valid.loc[[500, 510], "x2"] = [np.inf, -np.inf]
     valid.to_csv(tmp_path / "valid.csv", index=False)
     before = _snapshot(tracking_uri)
-    args = [
-        "--quiet",
-        "--train",
-        str(tmp_path / "train.csv"),
-        "--valid",
-        str(tmp_path / "valid.csv"),
-    ]
+    paths = {"train": str(tmp_path / "train.csv"), "valid": str(tmp_path / "valid.csv")}
+    words = "valid data column x2 has 2 infinite value(s)"
+    if family != "xgboost":  # every family through tune, one through the CLI
+        with pytest.raises(DataError, match=re.escape(words)):
+            _quick_tune(family, **paths)
+        assert _snapshot(tracking_uri) == before
+        return
+    args = ["--quiet", "--train", paths["train"], "--valid", paths["valid"]]
     line = _one_line_refusal(
         CliRunner().invoke(app, _tune_args(family, *args)), tracking_uri, before
     )
-    assert "valid data column x2 has 2 infinite value(s)" in line
+    assert words in line
 
 
 @pytest.mark.slow

@@ -123,6 +123,12 @@ def fit(
     return family.fit(params or {}, prepared(family, name), **options)
 
 
+@cache
+def default_fit(name: str, case_name: str) -> FitResult:
+    """The fit with default settings, made once: several tests only read it."""
+    return fit(MODELS[name], case_name)
+
+
 def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
     picked = proba[np.arange(len(y)), y.astype(int)]
     return float(-np.mean(np.log(np.clip(picked, 1e-15, 1.0))))
@@ -136,7 +142,7 @@ def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
 @pytest.mark.parametrize("name", FAMILIES)
 def test_fit_predicts_in_shape_and_beats_a_constant(name: str, case_name: str) -> None:
     family, c = MODELS[name], case(case_name)
-    result = fit(family, case_name)
+    result = default_fit(name, case_name)
     n = c.y_valid.shape[0]
     if c.task.is_classification:
         assert result.predictions.shape == (n, c.task.n_classes)
@@ -298,7 +304,7 @@ def _assert_no_pickle(path: Path) -> None:
 @pytest.mark.parametrize("name", FAMILIES)
 def test_saved_model_round_trips_without_pickle(name: str, case_name: str, tmp_path: Path) -> None:
     family, c = MODELS[name], case(case_name)
-    result = fit(family, case_name)
+    result = default_fit(name, case_name)
     path = tmp_path / family.model_file
     size = family.save(result.model, path)
     assert size == path.stat().st_size > 0

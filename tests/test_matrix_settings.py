@@ -1,7 +1,8 @@
 """Settings tied to the training data a boosted family builds once per study (XGBoost's
 matrix, LightGBM's Dataset): each one either trains (a trial finishes ok) or is refused
 in one line before anything is written. None may pass the checks and then fail every
-trial."""
+trial. Every case runs through ``tune`` (one trial, two where the space tunes a setting);
+the CLI trains one and refuses one per family."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 import tunetrack
 from tunetrack.cli import app
+from tunetrack.exceptions import TunetrackError
 
 GBLINEAR_SPACE = (
     "space={learning_rate: {loguniform: [-3, 0]}, reg_lambda: {loguniform: [-6, 1]}, "
@@ -154,17 +156,32 @@ def _runs(uri: str) -> int:
     return len(client.search_runs(ids))
 
 
+def _trials(overrides: list[str]) -> int:
+    """Two trials where the space tunes a setting (so two values meet one matrix), else one."""
+    return 2 if any(item.startswith("space.") for item in overrides) else 1
+
+
 @pytest.mark.parametrize(("model", "overrides"), [c[1:] for c in WORKS], ids=[c[0] for c in WORKS])
 def test_a_data_setting_trains(table: str, model: str, overrides: list[str]) -> None:
-    result = _tune(table, model, overrides)
-    assert result.exit_code == 0, result.output
-    study = tunetrack.load_study(experiment="m5")
-    assert [t.state for t in study.trials] == ["ok", "ok"]
-    fixed = study.config["model"]["params"]
+    n = _trials(overrides)
+    study = tunetrack.tune(
+        train=table, target="y", model=model, experiment="m5", max_evals=n,
+        overrides=["model.num_boost_round=8", *overrides], progress=False,
+    )  # fmt: skip
+    assert [t.state for t in study.trials] == ["ok"] * n
+    fixed = tunetrack.load_study(experiment="m5").config["model"]["params"]
     for item in overrides:
         key, _, value = item.partition("=")
         if key.startswith("model.params."):
             assert str(fixed[key.removeprefix("model.params.")]).lower() == value
+
+
+def test_the_cli_trains_with_a_data_setting(table: str) -> None:
+    result = _tune(table, "xgboost", ["model.params.tree_method=approx"])
+    assert result.exit_code == 0, result.output
+    study = tunetrack.load_study(experiment="m5")
+    assert [t.state for t in study.trials] == ["ok", "ok"]
+    assert study.config["model"]["params"]["tree_method"] == "approx"
 
 
 @pytest.mark.parametrize(
@@ -173,6 +190,25 @@ def test_a_data_setting_trains(table: str, model: str, overrides: list[str]) -> 
 def test_a_data_setting_that_cannot_train_is_refused_before_any_write(
     table: str, model: str, overrides: list[str], words: list[str], tracking_uri: str
 ) -> None:
+    """Every case through ``tune`` (the checks the CLI runs before its first write)."""
+    with pytest.raises(TunetrackError) as info:
+        tunetrack.tune(
+            train=table, target="y", model=model, experiment="m5", max_evals=2,
+            overrides=["model.num_boost_round=8", *overrides], progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    assert "\n" not in message, message
+    for word in words:
+        assert word in message, message
+    assert _runs(tracking_uri) == 0
+    assert not [e for e in MlflowClient(tracking_uri).search_experiments() if e.name != "Default"]
+
+
+@pytest.mark.parametrize("case", [REFUSED[0], REFUSED[-1]], ids=["xgboost", "lightgbm"])
+def test_the_cli_refuses_a_data_setting_in_one_line(
+    table: str, case: tuple[str, str, list[str], list[str]], tracking_uri: str
+) -> None:
+    _, model, overrides, words = case
     before = _runs(tracking_uri)
     result = _tune(table, model, overrides)
     assert result.exit_code == 2, result.output

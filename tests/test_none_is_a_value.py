@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,9 +42,10 @@ SPACE: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory: pytest.TempPathFactory) -> tunetrack.Study:
+def study(tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path) -> tunetrack.Study:
     """Six trials, resumed to eight: the store holds Nones, absences and numbers."""
     tmp = tmp_path_factory.mktemp("none")
+    shutil.copy(_migrated_store, tmp / "mlflow.db")  # MLflow's schema, made once a session
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
     frame["y"] = 2 * frame["x1"] - frame["x2"] + rng.normal(scale=0.1, size=200)

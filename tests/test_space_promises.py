@@ -3,7 +3,8 @@
 Every value a space draws for a family's integer parameter is an ``int`` inside the
 family's range and inside the leaf's own bounds, on both engines; a space that cannot
 promise it is refused in one line before anything is written. Tables: every distribution
-form over every integer parameter every family declares, and the CLI.
+form over every integer parameter every family declares; the refusals through ``tune``
+(every case) and the CLI (one case per engine).
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from tunetrack import tune
 from tunetrack.cli import app
-from tunetrack.exceptions import ConfigError, SearchSpaceError
+from tunetrack.exceptions import ConfigError, SearchSpaceError, TunetrackError
 from tunetrack.models import MODELS, Task, default_space_for, family_spaces
 from tunetrack.samplers import make_sampler
 from tunetrack.space import describe_space
 from tunetrack.space.ranges import Whole, check_draws, check_whole_params
 
-ASKS = 60  # per engine and form: 60 points x every integer param of the family (thousands)
+# Per engine and form: 20 points x every integer param of the family (hundreds of draws;
+# a two-valued choice repeats one value 20 times with odds of 2**-19).
+ASKS = 20
 
 
 def _bounds(need: Whole) -> tuple[int, int]:
@@ -251,9 +255,33 @@ CLI_REFUSALS = [
 
 @pytest.mark.parametrize(("family", "setting", "words"), CLI_REFUSALS)
 @pytest.mark.parametrize("engine", ["hyperopt", "optuna"])
-def test_cli_refuses_a_space_that_breaks_the_promise(
+def test_setup_refuses_a_space_that_breaks_the_promise(
     family: str, setting: str, words: list[str], engine: str, tmp_path: Path, tracking_uri: str
 ) -> None:
+    """Every case, in-process: the checks ``tune`` runs before its first write."""
+    before = _snapshot(tracking_uri)
+    overrides = [f"search.engine={engine}", f"space.{setting}"]
+    with pytest.raises(TunetrackError) as info:
+        tune(
+            train=_clean_csv(tmp_path), target="y", model=family, max_evals=2,
+            overrides=overrides, progress=False,
+        )  # fmt: skip
+    message = str(info.value)
+    assert "\n" not in message, message
+    for word in words:
+        assert word in message, message
+    assert _snapshot(tracking_uri) == before
+
+
+# One case per engine through the CLI: exit 2, one line, nothing written.
+CLI_CASES = [("hyperopt", CLI_REFUSALS[5]), ("optuna", CLI_REFUSALS[0])]
+
+
+@pytest.mark.parametrize(("engine", "case"), CLI_CASES, ids=[e for e, _ in CLI_CASES])
+def test_cli_refuses_a_space_that_breaks_the_promise(
+    engine: str, case: tuple[str, str, list[str]], tmp_path: Path, tracking_uri: str
+) -> None:
+    family, setting, words = case
     before = _snapshot(tracking_uri)
     args = ["--train", _clean_csv(tmp_path), "--target", "y", "--model", family]
     args += ["--max-evals", "2", "--set", f"search.engine={engine}", "--set", f"space.{setting}"]
@@ -262,6 +290,7 @@ def test_cli_refuses_a_space_that_breaks_the_promise(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
     for word in words:
         assert word in lines[0], lines[0]
     assert _snapshot(tracking_uri) == before
@@ -270,7 +299,7 @@ def test_cli_refuses_a_space_that_breaks_the_promise(
 @pytest.mark.parametrize("engine", ["hyperopt", "optuna"])
 def test_cli_records_the_ints_it_promised(engine: str, tmp_path: Path, tracking_uri: str) -> None:
     args = ["--train", _clean_csv(tmp_path), "--target", "y", "--model", "random_forest"]
-    args += ["--max-evals", "4", "--set", f"search.engine={engine}"]
+    args += ["--max-evals", "3", "--set", f"search.engine={engine}"]
     args += ["--set", "space.n_estimators=quniform(4, 20, 4)"]
     args += ["--set", "space.max_depth={choice: [null, {randint: [2, 5]}]}"]
     result = CliRunner().invoke(app, ["tune", "--quiet", *args])
@@ -279,7 +308,7 @@ def test_cli_records_the_ints_it_promised(engine: str, tmp_path: Path, tracking_
     runs = client.search_runs(
         [e.experiment_id for e in client.search_experiments()], "tags.`tunetrack.role` = 'trial'"
     )
-    assert len(runs) == 4
+    assert len(runs) == 3
     for run in runs:
         assert run.data.tags["tunetrack.state"] == "ok"
         params = json.loads(run.data.tags["tunetrack.params"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ import tunetrack
 from tunetrack.exceptions import DataError, StudyFailedError
 from tunetrack.study.loop import trials_since_best
 
-from .conftest import FAST
+from .conftest import FAST, TRAIN_SAMPLE, VALID_SAMPLE
 
 
 def _tune(sample_paths: tuple[str, str], *extra: str, **kwargs: object) -> tunetrack.Study:
@@ -28,8 +29,22 @@ def _tune(sample_paths: tuple[str, str], *extra: str, **kwargs: object) -> tunet
     )
 
 
-def test_study_has_typed_params_and_a_row_per_trial(sample_paths: tuple[str, str]) -> None:
-    study = _tune(sample_paths)
+@pytest.fixture(scope="module")
+def default_study(
+    tmp_path_factory: pytest.TempPathFactory, _migrated_store: Path
+) -> tunetrack.Study:
+    """One four-trial study in a store of its own, for the tests that only read it."""
+    root = tmp_path_factory.mktemp("default-study")
+    shutil.copy(_migrated_store, root / "mlflow.db")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+        mp.chdir(root)
+        train, valid = (str(TRAIN_SAMPLE), str(VALID_SAMPLE))
+        return _tune((train, valid))
+
+
+def test_study_has_typed_params_and_a_row_per_trial(default_study: tunetrack.Study) -> None:
+    study = default_study
     assert len(study.trials) == 4
     assert study.stop_reason == "max_evals"
     assert [t.number for t in study.trials] == [0, 1, 2, 3]
@@ -55,23 +70,24 @@ def test_study_has_typed_params_and_a_row_per_trial(sample_paths: tuple[str, str
     assert frame["metrics.rmse"].min() == study.best_value
 
 
-def test_load_study_rebuilds_the_same_study(sample_paths: tuple[str, str]) -> None:
-    study = _tune(sample_paths)
-    assert tunetrack.load_study(study.run_id) == study
-    assert tunetrack.load_study(experiment=study.experiment_name) == study  # latest study
+def test_load_study_rebuilds_the_same_study(default_study: tunetrack.Study) -> None:
+    study, uri = default_study, default_study.tracking_uri
+    assert tunetrack.load_study(study.run_id, tracking_uri=uri) == study
+    latest = tunetrack.load_study(experiment=study.experiment_name, tracking_uri=uri)
+    assert latest == study
 
 
-def test_tracking_contract(sample_paths: tuple[str, str], tracking_uri: str) -> None:
-    study = _tune(sample_paths, max_evals=3)
-    client = MlflowClient(tracking_uri)
+def test_tracking_contract(default_study: tunetrack.Study) -> None:
+    study = default_study
+    client = MlflowClient(study.tracking_uri)
     parent = client.get_run(study.run_id)
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["tunetrack.role"] == "study"
     assert parent.data.tags["model"] == "xgboost"
     assert parent.data.tags["tunetrack.engine"] == "optuna"  # the default engine
-    assert parent.data.params["max_evals"] == "3"
+    assert parent.data.params["max_evals"] == "4"
     assert parent.data.params["seed"] == "42"
-    assert parent.data.metrics["n_trials"] == 3
+    assert parent.data.metrics["n_trials"] == 4
     assert parent.data.metrics["n_failed"] == 0
     assert parent.data.metrics["best_rmse"] == study.best_value
 
@@ -92,14 +108,14 @@ def test_tracking_contract(sample_paths: tuple[str, str], tracking_uri: str) -> 
     children = client.search_runs(
         [study.experiment_id], f"tags.`mlflow.parentRunId` = '{study.run_id}'"
     )
-    assert len(children) == 3
+    assert len(children) == 4
     for run in children:
         tags, params, metrics = run.data.tags, run.data.params, run.data.metrics
         assert run.info.status == "FINISHED"
         assert tags["tunetrack.role"] == "trial"
         assert tags["model"] == "xgboost"
         assert tags["tunetrack.state"] == "ok"
-        assert tags["tunetrack.trial"] in {"0", "1", "2"}
+        assert tags["tunetrack.trial"] in {"0", "1", "2", "3"}
         assert params["max_depth"].isdigit()  # "4", not "4.0"
         assert params["objective"] == "reg:squarederror"
         float(params["learning_rate"])
@@ -272,10 +288,10 @@ def test_every_trial_logs_the_same_flat_numeric_params(
     assert {t.params["booster"] for t in study.trials} == {"gbtree", "gblinear"}
 
 
-def test_repr_is_a_summary(sample_paths: tuple[str, str]) -> None:
-    study = _tune(sample_paths, max_evals=2)
+def test_repr_is_a_summary(default_study: tunetrack.Study) -> None:
+    study = default_study
     text = repr(study)
     assert text.startswith(f"Study(run_id='{study.run_id}'")
-    assert "trials=2" in text
+    assert "trials=4" in text
     assert f"best_rmse={study.best_value:.6g}" in text
     assert "learning_rate" not in text  # no params or config dumped
