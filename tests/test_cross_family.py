@@ -54,7 +54,12 @@ def test_all_families_in_one_search(tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", [name for name in MODELS if name != "xgboost"])
 def test_each_family_ships_and_predicts_raw_rows(tmp_path: Path, family: str) -> None:
     path = wine(tmp_path)
-    study = tune(train=path, target="cultivar", model=family, max_evals=2, overrides=QUICK)
+    # The accuracy below checks the labels, not the search: on 142 training rows, a
+    # LightGBM draw of min_data_in_leaf near its top (100) cannot split at all.
+    small_leaves = ["space.min_data_in_leaf=5"] if family == "lightgbm" else []
+    study = tune(
+        train=path, target="cultivar", model=family, max_evals=2, overrides=QUICK + small_leaves
+    )
     selection = choose(study, "best")
     shipped = ship(study, selection.chosen, register=f"wine-{family}", alias="live")
     assert abs(shipped.refit_value - shipped.logged_value) < 1e-6
