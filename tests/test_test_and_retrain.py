@@ -7,6 +7,7 @@ price from age and rooms), random forests of a few trees, 2-3 trials per study.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 import tunetrack
 from tunetrack.cli import app
 from tunetrack.exceptions import ConfigError, TrackingError
+from tunetrack.selection import testing
 
 EXPERIMENT = "homework"
 MODEL = "homes"
@@ -186,7 +188,7 @@ def test_homework_flow_test_register_evaluate_retrain_promote(homework: Homework
         "--alias", ALIAS, "--only-if-better",
     )  # fmt: skip
     assert code == 0, err
-    assert str(client.get_model_version_by_alias(MODEL, ALIAS).version) == str(now)
+    assert str(client.get_model_version_by_alias(MODEL, ALIAS).version) == str(now), out
     assert f"'{ALIAS}' stays on version {now}" in out
 
 
@@ -505,3 +507,20 @@ def test_python_errors_are_the_cli_ones(homework: Homework) -> None:
         tunetrack.select(homework.study, by="test")
     with pytest.raises(TrackingError, match="--warm-start experiment:nowhere"):
         tune(homework.path(2), homework.path(3), "faults", warm_start="experiment:nowhere")
+
+
+@pytest.mark.parametrize(
+    ("candidate", "holder", "moves"),
+    [
+        (1.0, 2.0, True),
+        (2.0, 1.0, False),
+        (1.61267, 1.61267, False),  # a tie keeps the holder
+        (1.61267 - 1e-14, 1.61267, False),  # a reloaded model's rounding is a tie too
+        (1.61267 * (1 - 1e-6), 1.61267, True),  # a real gain, however small, moves it
+        (math.inf, 1.0, False),  # a candidate without a test score never wins
+    ],
+)
+def test_only_if_better_moves_the_alias_on_a_real_gain_only(
+    candidate: float, holder: float, moves: bool
+) -> None:
+    assert testing._beats(candidate, holder) is moves

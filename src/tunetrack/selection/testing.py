@@ -183,7 +183,7 @@ def select(
         moved_alias = alias
         if holder is not None:
             holder_eval = holder[1]
-            better = _test_value(chosen, metric) < holder_eval.metrics[metric]
+            better = _beats(_test_value(chosen, metric), holder_eval.metrics[metric])
             moved_alias = alias if better else None
         registered = register_shipped(
             study, chosen, register, alias=moved_alias, policy=selection.policy
@@ -209,6 +209,18 @@ def select(
         by=by,
         shipped=tuple(shipped),
         promotion=promotion,
+    )
+
+
+# A model read back from the store may score a few ulps away from the same model in
+# memory (saved floats, another prediction path), so a gap this small is a tie.
+TIE_RELATIVE_TOLERANCE = 1e-9
+
+
+def _beats(candidate: float, holder: float) -> bool:
+    """Whether ``candidate`` is lower than ``holder`` by more than a rounding gap."""
+    return candidate < holder and not math.isclose(
+        candidate, holder, rel_tol=TIE_RELATIVE_TOLERANCE
     )
 
 
