@@ -42,11 +42,12 @@ demo: $(STAMP)
 	$(BIN)/tunetrack tune --timeout 60
 	@echo "(run the commands above inside the virtualenv: . $(VENV)/bin/activate)"
 
-# The default run: everything but the integration tests (kept under 10 minutes on 2 cores).
+# The default run: everything but the integration tests (kept under 10 minutes on 2 cores),
+# one pytest-xdist worker per core, each test file on one worker (its module fixtures once).
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -m "not integration"
+	$(BIN)/python -m pytest -m "not integration" -n auto --dist loadfile
 
 # What starts outside services (PostgreSQL, a Spark cluster, tracking servers killed
 # mid-study): CI runs it after `make test`.
@@ -57,7 +58,7 @@ test-integration: $(STAMP)
 # a browser, whole studies over ~5 s). `make test` still runs everything.
 test-fast: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/python -m pytest -m "not slow and not integration"
+	$(BIN)/python -m pytest -m "not slow and not integration" -n auto --dist loadfile
 
 # The tracking contract on the oldest supported MLflow, XGBoost, Hyperopt, ... (CI runs
 # it after `make test`). Exit code 5 (no tests collected) is not a failure here.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
@@ -19,6 +20,13 @@ FAST = [
     "model.early_stopping_rounds=5",
     "space.max_depth=quniform(2, 6, 1)",
 ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist's workers ignore SIGINT, and a child process inherits an ignored signal:
+    # take Ctrl-C back, so the CLI processes tests start get it as from a terminal.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -43,7 +43,10 @@ def test_the_study_run_records_its_lineage(
     tags = MlflowClient(tracking_uri).get_run(study.run_id).data.tags
     expected = {
         "mlflow.user": getpass.getuser(),
-        "mlflow.source.name": str(Path(sys.argv[0]).resolve()),
+        # pytest's own script, or MLflow's name for code without one (an xdist worker).
+        "mlflow.source.name": (
+            str(Path(sys.argv[0]).resolve()) if sys.argv[0] not in ("", "-c") else "<console>"
+        ),
         "mlflow.source.type": "LOCAL",
         **{f"tunetrack.version.{k}": v for k, v in _expected_versions().items()},
     }
