@@ -148,14 +148,16 @@ class Server:
             "TUNETRACK_SERVER_ADMIN_PASSWORD": ADMIN_PW,
             "TUNETRACK_SERVER_START_SECONDS": str(BACKSTOP),  # a loaded machine starts slowly
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-secret-key-for-the-test-server",
+            # The README's way: the store (its password) in the environment, not on `ps`.
+            "MLFLOW_BACKEND_STORE_URI": self.backend,
         })  # fmt: skip
         return env
 
     def start(self) -> None:
         self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tunetrack.cli", "server", "--backend-store-uri",
-             self.backend, "--artifacts-destination", str(self.artifacts),
+            [sys.executable, "-m", "tunetrack.cli", "server",
+             "--artifacts-destination", str(self.artifacts),
              "--port", str(self.port), "--workers", "1"],
             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -292,6 +294,32 @@ def test_logins_are_required_and_only_ours_work(server: Server) -> None:
     out = "".join(server.lines)
     assert f"MLflow tracking server on {server.url}" in out
     assert DB_PW not in out  # the database password is never printed
+    # ... nor on any command line (readable by every user of the machine with `ps`).
+    assert server.proc is not None
+    started = _descendants(server.proc.pid)  # tunetrack server, the leader, mlflow, uvicorn...
+    assert len(started) >= 4, started
+    assert not [pid for pid in started if DB_PW.encode() in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every live process descended from it (Linux's /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+    found, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
 
 
 def test_commands_without_or_with_wrong_credentials_are_one_line(
