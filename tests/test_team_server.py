@@ -186,6 +186,27 @@ class Server:
             return self.proc.wait()
 
 
+HTTP_WAITS = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+              "MLFLOW_HTTP_REQUEST_TIMEOUT")  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patient_clients() -> Iterator[None]:
+    """Commands here wait up to 10 minutes for a server on a loaded machine (the default
+    60 s ran out at load 20); tunetrack derives MLflow's retry settings from it."""
+    saved = {
+        key: os.environ.pop(key, None) for key in (*HTTP_WAITS, "TUNETRACK_SERVER_WAIT_SECONDS")
+    }
+    os.environ["TUNETRACK_SERVER_WAIT_SECONDS"] = "600"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
     cluster = Postgres()
@@ -406,7 +427,11 @@ def test_a_user_without_permission_is_refused_in_one_line(
 def test_server_killed_mid_study_then_resume_loses_nothing(
     server: Server, team: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_URI")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MLFLOW_TRACKING_URI") and k not in HTTP_WAITS  # from the 5 s below
+    }
     env.update({
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
         "MLFLOW_TRACKING_USERNAME": ALICE,
