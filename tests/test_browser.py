@@ -103,7 +103,8 @@ def test_ui_command_serves_the_experiment_page(
         first = proc.stdout.readline() if proc.stdout else ""
         url = f"http://127.0.0.1:{port}/#/experiments/{study.experiment_id}/runs"
         assert url in first
-        deadline = time.monotonic() + 60
+        # A backstop only: MLflow's server took 66 s to answer at load 10 on 2 cores.
+        deadline = time.monotonic() + 600
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)

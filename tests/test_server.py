@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,10 @@ REFUSED = [
     pytest.param({SECRET_KEY_ENV: None}, [], SECRET_KEY_ENV, id="no-secret-key"),
     pytest.param({SECRET_KEY_ENV: ""}, [], SECRET_KEY_ENV, id="empty-secret-key"),
     pytest.param(
-        {}, ["--backend-store-uri", None], "--backend-store-uri is required", id="no-store"
+        {"MLFLOW_BACKEND_STORE_URI": None},
+        ["--backend-store-uri", None],
+        "--backend-store-uri (or MLFLOW_BACKEND_STORE_URI) is required",
+        id="no-store",
     ),
     pytest.param(
         {}, ["--backend-store-uri", "mysql://u@h/db"], "not a PostgreSQL or SQLite", id="mysql"
@@ -130,7 +134,6 @@ def test_settings_are_absolute_and_passed_through(
     assert command[1:4] == ["-m", "mlflow", "server"]
     assert "--serve-artifacts" in command
     for flag, value in {
-        "--backend-store-uri": settings.backend_store_uri,
         "--artifacts-destination": str(tmp_path / "artifacts"),
         "--app-name": "basic-auth",
         "--host": "127.0.0.1",  # loopback unless --host says otherwise
@@ -149,6 +152,60 @@ def test_settings_are_absolute_and_passed_through(
     assert child["MLFLOW_AUTH_ADMIN_PASSWORD"] == GOOD_PASSWORD
     assert child["MLFLOW_AUTH_ADMIN_USERNAME"] == "boss"
     assert child["MLFLOW_AUTH_CONFIG_PATH"] == str(tmp_path / "auth.ini")
+    assert child["MLFLOW_BACKEND_STORE_URI"] == settings.backend_store_uri
+
+
+DB_URI = "postgresql://mlflow:s3cret-db-pw@127.0.0.1:5432/mlflow"
+
+
+def _server_child(uri: str) -> tuple[list[str], dict[str, str]]:
+    settings = server_settings(
+        backend_store_uri=uri, artifacts_destination="s3://bucket/mlflow", environ=SECRETS
+    )
+    return server_command(settings), server_env(settings, Path("auth.ini"), environ={})
+
+
+def _ui_child(uri: str) -> tuple[list[str], dict[str, str]]:
+    from tunetrack.cli.commands import ui_command
+
+    return ui_command(uri, "127.0.0.1", 5000)
+
+
+# Every child tunetrack starts on a store: a database password stays out of its command
+# line (any user of the machine reads those with `ps`); MLflow reads the store from the
+# environment, which only the owner can read.
+@pytest.mark.parametrize("child", [_server_child, _ui_child], ids=["server", "ui"])
+def test_a_store_password_is_never_on_a_command_line(
+    child: Callable[[str], tuple[list[str], dict[str, str]]],
+) -> None:
+    command, env = child(DB_URI)
+    assert "s3cret-db-pw" not in " ".join(command)
+    assert "--backend-store-uri" not in command
+    assert env["MLFLOW_BACKEND_STORE_URI"].split("://")[1] == DB_URI.split("://")[1]
+
+
+# tunetrack server's own command line: each URI that may hold a password can come from
+# the environment instead (a bad one is refused naming it, the password masked).
+@pytest.mark.parametrize(
+    ("variable", "named"),
+    [
+        ("MLFLOW_BACKEND_STORE_URI", "--backend-store-uri"),
+        ("TUNETRACK_SERVER_AUTH_DB_URI", "--auth-db-uri"),
+    ],
+)
+def test_server_reads_store_uris_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, named: str
+) -> None:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLFLOW_BACKEND_STORE_URI", f"sqlite:///{tmp_path}/m.db")
+    monkeypatch.setenv(variable, "mysql://u:s3cret-db-pw@db/mlflow")
+    code, output = _run(["server", "--artifacts-destination", str(tmp_path / "art")])
+    assert code == 2, output
+    assert named in output, output
+    assert "not a PostgreSQL or SQLite" in output, output
+    assert "mysql://u:***@db/mlflow" in output
+    assert "s3cret-db-pw" not in output
 
 
 def test_postgres_auth_database_defaults_to_the_backend() -> None:

@@ -148,14 +148,16 @@ class Server:
             "TUNETRACK_SERVER_ADMIN_PASSWORD": ADMIN_PW,
             "TUNETRACK_SERVER_START_SECONDS": str(BACKSTOP),  # a loaded machine starts slowly
             "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-secret-key-for-the-test-server",
+            # The README's way: the store (its password) in the environment, not on `ps`.
+            "MLFLOW_BACKEND_STORE_URI": self.backend,
         })  # fmt: skip
         return env
 
     def start(self) -> None:
         self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tunetrack.cli", "server", "--backend-store-uri",
-             self.backend, "--artifacts-destination", str(self.artifacts),
+            [sys.executable, "-m", "tunetrack.cli", "server",
+             "--artifacts-destination", str(self.artifacts),
              "--port", str(self.port), "--workers", "1"],
             env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
@@ -182,6 +184,27 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+
+HTTP_WAITS = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+              "MLFLOW_HTTP_REQUEST_TIMEOUT")  # fmt: skip
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patient_clients() -> Iterator[None]:
+    """Commands here wait up to 10 minutes for a server on a loaded machine (the default
+    60 s ran out at load 20); tunetrack derives MLflow's retry settings from it."""
+    saved = {
+        key: os.environ.pop(key, None) for key in (*HTTP_WAITS, "TUNETRACK_SERVER_WAIT_SECONDS")
+    }
+    os.environ["TUNETRACK_SERVER_WAIT_SECONDS"] = "600"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -292,6 +315,32 @@ def test_logins_are_required_and_only_ours_work(server: Server) -> None:
     out = "".join(server.lines)
     assert f"MLflow tracking server on {server.url}" in out
     assert DB_PW not in out  # the database password is never printed
+    # ... nor on any command line (readable by every user of the machine with `ps`).
+    assert server.proc is not None
+    started = _descendants(server.proc.pid)  # tunetrack server, the leader, mlflow, uvicorn...
+    assert len(started) >= 4, started
+    assert not [pid for pid in started if DB_PW.encode() in _cmdline(pid)]
+
+
+def _cmdline(pid: int) -> bytes:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every live process descended from it (Linux's /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+    found, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
 
 
 def test_commands_without_or_with_wrong_credentials_are_one_line(
@@ -378,7 +427,11 @@ def test_a_user_without_permission_is_refused_in_one_line(
 def test_server_killed_mid_study_then_resume_loses_nothing(
     server: Server, team: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_TRACKING_URI")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MLFLOW_TRACKING_URI") and k not in HTTP_WAITS  # from the 5 s below
+    }
     env.update({
         "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
         "MLFLOW_TRACKING_USERNAME": ALICE,

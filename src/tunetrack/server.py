@@ -36,11 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from tunetrack.exceptions import ConfigError, TrackingError
+from tunetrack.processes import STOP_GRACE_S, run_foreground
 from tunetrack.storage.uris import sqlite_path
 
 ADMIN_USER_ENV = "TUNETRACK_SERVER_ADMIN_USER"
 ADMIN_PASSWORD_ENV = "TUNETRACK_SERVER_ADMIN_PASSWORD"
 SECRET_KEY_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+# MLflow's own variable for `mlflow server --backend-store-uri`; tunetrack server reads it too.
+BACKEND_STORE_ENV = "MLFLOW_BACKEND_STORE_URI"
 START_ENV = "TUNETRACK_SERVER_START_SECONDS"
 DEFAULT_ADMIN_USER = "admin"
 # The admin password MLflow's basic_auth.ini shipped until 3.x (GHSA-gq3w-7jj3-x7gr).
@@ -49,7 +52,6 @@ MIN_PASSWORD_LENGTH = 12  # MLflow's own rule for basic-auth passwords
 PERMISSIONS = ("NO_PERMISSIONS", "READ", "EDIT", "MANAGE")
 DEFAULT_PERMISSION = "NO_PERMISSIONS"
 AUTH_DB_NAME = "mlflow-auth.db"
-STOP_GRACE_S = 15
 _BACKEND_SCHEMES = ("postgresql", "sqlite")
 _DRIVERS = {
     "postgresql": "psycopg2",
@@ -137,8 +139,9 @@ def server_settings(
         )
     if not backend_store_uri:
         raise ConfigError(
-            "--backend-store-uri is required: postgresql://USER@HOST:5432/DB for a team "
-            "(sqlite:////absolute/path.db for one user)"
+            f"--backend-store-uri (or {BACKEND_STORE_ENV}) is required: "
+            "postgresql://USER@HOST:5432/DB for a team (sqlite:////absolute/path.db for one "
+            "user)"
         )
     backend = _database_uri(backend_store_uri, "--backend-store-uri")
     if auth_db_uri:
@@ -269,10 +272,11 @@ def auth_config_text(settings: ServerSettings) -> str:
 
 
 def server_command(settings: ServerSettings) -> list[str]:
-    """The ``mlflow server`` command line for ``settings``."""
+    """The ``mlflow server`` command line for ``settings``: no secret on it, since any
+    user of the machine can read a command line (``ps``); the store URI, which may hold
+    the database password, goes through the environment (``server_env``)."""
     command = [
         sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", settings.backend_store_uri,
         "--serve-artifacts",
         "--artifacts-destination", settings.artifacts_destination,
         "--app-name", "basic-auth",
@@ -292,9 +296,12 @@ def server_env(
     settings: ServerSettings, config_path: Path, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """The server's environment: ours, pointed at the auth config, with the admin and
-    secret set explicitly (MLflow's own MLFLOW_AUTH_ADMIN_* would otherwise win)."""
+    secret set explicitly (MLflow's own MLFLOW_AUTH_ADMIN_* would otherwise win), and
+    the backend store in MLFLOW_BACKEND_STORE_URI, which ``mlflow server`` reads in
+    place of its flag (a process's environment is readable by its owner only)."""
     env = dict(os.environ if environ is None else environ)
     env.update({
+        BACKEND_STORE_ENV: settings.backend_store_uri,
         "MLFLOW_AUTH_CONFIG_PATH": str(config_path),
         "MLFLOW_AUTH_ADMIN_USERNAME": settings.admin_user,
         "MLFLOW_AUTH_ADMIN_PASSWORD": settings.admin_password,
@@ -325,31 +332,22 @@ def run_server(settings: ServerSettings, *, say: Callable[[str], Any] = print) -
         raise ConfigError(
             "MLflow's login app needs the Flask-WTF package; pip install 'tunetrack[server]'"
         )
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     with tempfile.TemporaryDirectory(prefix="tunetrack-server-") as folder:  # mode 0700
         config = Path(folder) / "basic_auth.ini"
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(auth_config_text(settings))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tunetrack.server", *server_command(settings)],
-            env=server_env(settings, config),
-            start_new_session=True,
-        )
-        try:
+
+        def started(proc: subprocess.Popen[bytes]) -> None:
             _wait_until_up(proc, settings.local_url)
             check_logins(settings)
             say(connect_line(settings))
-            return proc.wait()
-        except KeyboardInterrupt:
-            return 0
-        finally:
-            stop_group(proc)
-            signal.signal(signal.SIGTERM, previous)
 
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+        return run_foreground(
+            [sys.executable, "-m", "tunetrack.server", *server_command(settings)],
+            env=server_env(settings, config),
+            started=started,
+        )
 
 
 def _wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
@@ -416,18 +414,6 @@ def check_logins(settings: ServerSettings) -> None:
                 f"user {name!r} in {_masked(settings.auth_db_uri)} still logs in with MLflow's "
                 "old default password; change it (README: Team server) before serving"
             )
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL whatever is left of it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_GRACE_S)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # workers that ignored SIGTERM
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_GRACE_S)
 
 
 def _lead_group(command: Sequence[str]) -> int:

@@ -164,14 +164,21 @@ def ui(
     if tracker.location.startswith(("http://", "https://")):  # a server has its own UI
         out.print(f"MLflow UI: {tracker.location.rstrip('/')}/#/experiments/{experiment_id}")
         return
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", tracker.location,
-        "--host", host, "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
+    command, env = ui_command(tracker.location, host, port)
     out.print(f"MLflow UI: {tracker.ui_url(host, port, experiment_id)}", highlight=False)
     out.print("filter trials with: tags.`tunetrack.role` = 'trial'  (Ctrl-C stops)")
-    raise typer.Exit(run_foreground(command))
+    raise typer.Exit(run_foreground(command, env=env))
+
+
+def ui_command(store_uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """`mlflow server` on ``store_uri`` and its environment. The store goes in the
+    environment (MLflow reads MLFLOW_BACKEND_STORE_URI): a database URI may hold a
+    password, and any user of the machine can read a command line."""
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", host, "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    return command, {**os.environ, "MLFLOW_BACKEND_STORE_URI": store_uri}
 
 
 # -- select, predict, serve (issue 4: select and ship) --------------------------------
@@ -445,7 +452,10 @@ def _use_tracking_uri(uri: str | None) -> None:
 def server(
     backend_store_uri: Annotated[
         str | None,
-        typer.Option(help="Where runs are stored: postgresql://USER@HOST:5432/DB (or SQLite)."),
+        typer.Option(
+            help="Where runs are stored: postgresql://USER@HOST:5432/DB (or SQLite).",
+            envvar="MLFLOW_BACKEND_STORE_URI",  # keeps a database password out of `ps`
+        ),
     ] = None,
     artifacts_destination: Annotated[
         str | None,
@@ -462,7 +472,10 @@ def server(
     ] = None,
     auth_db_uri: Annotated[
         str | None,
-        typer.Option(help="Logins database (default: the backend's, or mlflow-auth.db beside it)."),
+        typer.Option(
+            help="Logins database (default: the backend's, or mlflow-auth.db beside it).",
+            envvar="TUNETRACK_SERVER_AUTH_DB_URI",
+        ),
     ] = None,
     default_permission: Annotated[
         str,
