@@ -37,19 +37,22 @@ from tunetrack.storage.in_memory import InMemoryStorage
 MODES = ("off", "median", "median-fixed")
 
 
-def run(table: dict[str, Any], mode: str, seed: int, seconds: float) -> dict[str, Any]:
+def run(
+    table: dict[str, Any], mode: str, seed: int, seconds: float, extra: list[str]
+) -> dict[str, Any]:
     pruning = "none" if mode == "off" else "median"
     # median-fixed: the pre-#17 rule, the warm-up never longer than 20 rounds.
     progress = 0.0 if mode == "median-fixed" else MedianPruner().warmup_progress
     pruners.PRUNERS["median"] = lambda: MedianPruner(warmup_progress=progress)
     arguments = dict(table["tunetrack"])
+    arguments["overrides"] = list(arguments.get("overrides", []))
     started = time.time()
     study = tunetrack.create_study(
         **arguments,
         seed=seed,
         storage=InMemoryStorage(),
         experiment=f"pruning-{mode}-{seed}",
-        overrides=[f"search.pruning={pruning}"],
+        overrides=[*arguments.pop("overrides", []), f"search.pruning={pruning}", *extra],
     )
     study.optimize(n_trials=100_000, timeout=seconds - (time.time() - started), progress=False)
     rows = [
@@ -63,6 +66,21 @@ def run(table: dict[str, Any], mode: str, seed: int, seconds: float) -> dict[str
     return {"mode": mode, "seed": seed, "rows": rows}
 
 
+def taxi_sample(fraction: float) -> dict[str, Any]:
+    """The bundled months (all rows, or a seeded share of each raw month)."""
+    if fraction >= 1.0:
+        return {"tunetrack": {}}
+    from tunetrack.data import BUNDLED_TRAIN, BUNDLED_VALID, bundled_path, read_table
+
+    train, valid = (
+        read_table(bundled_path(name), role=role)
+        .frame.sample(frac=fraction, random_state=0)
+        .sort_index()
+        for name, role in ((BUNDLED_TRAIN, "train"), (BUNDLED_VALID, "valid"))
+    )
+    return {"tunetrack": {"train": train, "valid": valid}}
+
+
 def best_by(rows: list[dict[str, Any]], seconds: float) -> float | None:
     losses = [r["loss"] for r in rows if r["loss"] is not None and r["t"] <= seconds]
     return min(losses) if losses else None
@@ -74,16 +92,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--tables", default="taxi,regression,classification")
     parser.add_argument("--out", type=Path, default=Path("bench-pruning.json"))
+    parser.add_argument(
+        "--taxi-fraction", type=float, default=1.0, help="a seeded share of the taxi rows"
+    )
+    parser.add_argument("--set", action="append", default=[], help="more --set overrides")
     args = parser.parse_args()
     marks = sorted({args.seconds / 4, args.seconds / 2, args.seconds})
     out: list[dict[str, Any]] = []
     for name in args.tables.split(","):
-        table = TABLES[name]()
+        table = taxi_sample(args.taxi_fraction) if name == "taxi" else TABLES[name]()
         for seed in range(args.seeds):
             order = MODES[seed % len(MODES) :] + MODES[: seed % len(MODES)]
             for mode in order:
                 load = os.getloadavg()[0]
-                result = run(table, mode, seed, args.seconds)
+                result = run(table, mode, seed, args.seconds, args.set)
                 result.update(table=name, load_1min=round(load, 2))
                 result.update({f"{m:.0f} s": best_by(result["rows"], m) for m in marks})
                 out.append(result)
