@@ -45,14 +45,14 @@ def run(
     progress = 0.0 if mode == "median-fixed" else MedianPruner().warmup_progress
     pruners.PRUNERS["median"] = lambda: MedianPruner(warmup_progress=progress)
     arguments = dict(table["tunetrack"])
-    arguments["overrides"] = list(arguments.get("overrides", []))
+    overrides = [*arguments.pop("overrides", []), f"search.pruning={pruning}", *extra]
     started = time.time()
     study = tunetrack.create_study(
         **arguments,
         seed=seed,
         storage=InMemoryStorage(),
         experiment=f"pruning-{mode}-{seed}",
-        overrides=[*arguments.pop("overrides", []), f"search.pruning={pruning}", *extra],
+        overrides=overrides,
     )
     study.optimize(n_trials=100_000, timeout=seconds - (time.time() - started), progress=False)
     rows = [
