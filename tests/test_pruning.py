@@ -122,12 +122,13 @@ def test_pruner_registry() -> None:
         MedianPruner(interval=0)
 
 
-# A tiny study where some trials trail: learning rates from 0.005 to 1, no early
-# stopping so every trial reports all its rounds.
+# A tiny study where some trials trail: depths 2-6 at learning rates from 0.3 to 1 (the
+# median pruner judges a rate below 0.3 later than round 20, past these 30 rounds), no
+# early stopping so every trial reports all its rounds.
 PRUNY = [
     *FAST,
     "model.early_stopping_rounds=null",
-    "space.learning_rate=loguniform(-5, 0)",
+    "space.learning_rate=loguniform(-1.2, 0)",
 ]
 
 
@@ -218,11 +219,11 @@ def test_the_default_study_starts_at_its_start_point_and_counts_it(
     train, valid = sample_paths
     overrides = ["model.num_boost_round=30", "model.early_stopping_rounds=5"]
     study = tunetrack.tune(train=train, valid=valid, max_evals=3, overrides=overrides)
-    assert len(study.trials) == 3  # max_evals counts the start point
-    (point,) = get_model("xgboost").start_points(Task(), "native")
-    first = study.trials[0].params
-    assert first["max_depth"] == int(point["max_depth"])
-    assert first["learning_rate"] == point["learning_rate"]
+    assert len(study.trials) == 3  # max_evals counts the start points
+    points = get_model("xgboost").start_points(Task(), "native")
+    for trial, point in zip(study.trials, points, strict=False):
+        assert trial.params["max_depth"] == int(point["max_depth"])
+        assert trial.params["learning_rate"] == point["learning_rate"]
     # An edited space has no start point: its first trial is sampled.
     edited = tunetrack.tune(train=train, valid=valid, max_evals=1, overrides=[*overrides, *FAST])
     assert edited.trials[0].params["max_depth"] <= 6
@@ -382,3 +383,80 @@ def test_optuna_pruners_stop_trials_on_either_engine(
         assert tags["tunetrack.state"] == "pruned"
         assert int(tags["tunetrack.pruned_at"]) == 20  # the first rung (30 rounds at most)
     assert study.best.state == "ok"
+
+
+# --- issue #17: pruning that does not bias the search ---------------------------------
+
+
+def _one_d() -> dict[str, object]:
+    from tunetrack.space import describe_space
+
+    return describe_space({"x": {"uniform": [0, 10]}, "objective": "reg:squarederror"})
+
+
+def _told(engine: str, live: bool) -> tuple[object, list[float]]:
+    """An engine told two completed trials (3 and 5), then a trial pruned at round 20
+    with a partial loss of 1 (below both), then a completed 7; ``live``: the points
+    were asked of it, else told as a resumed study's history."""
+    from tunetrack.samplers import Suggestion, make_sampler
+
+    space = _one_d()
+    sampler = make_sampler(engine, "tpe", space, 0)
+    told: list[float] = []
+    for loss, pruned_at in ((3.0, None), (5.0, None), (1.0, 20), (7.0, None)):
+        suggestion = sampler.ask() if live else Suggestion({**space, "x": loss})
+        sampler.tell(suggestion, loss, pruned_at=pruned_at)
+        told.append(loss)
+    return sampler, told
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["asked", "history"])
+@pytest.mark.parametrize("engine", ["hyperopt", "optuna"])
+def test_a_pruned_trial_never_reads_as_a_final_result(engine: str, live: bool) -> None:
+    sampler, _ = _told(engine, live)
+    if engine == "optuna":
+        from optuna.trial import TrialState
+
+        trials = sampler._study.trials  # type: ignore[attr-defined]
+        assert [t.state for t in trials] == [TrialState.COMPLETE] * 2 + [
+            TrialState.PRUNED,
+            TrialState.COMPLETE,
+        ]
+        # (Optuna itself copies a pruned trial's last intermediate value into its value;
+        # its state keeps it out of best_value and apart in TPE's split.)
+        assert trials[2].intermediate_values == {20: 1.0}
+        assert sampler._study.best_value == 3.0  # type: ignore[attr-defined]
+    else:
+        # Hyperopt has no PRUNED state: the pruned trial ranks with the worst completed
+        # one (7 once it is told), never as the best loss 1.
+        losses = sampler._trials.losses()  # type: ignore[attr-defined]
+        assert losses == [3.0, 5.0, 7.0, 7.0]
+    # The engine still asks for new points after a pruned trial.
+    assert "x" in sampler.ask().params  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("params", "warmup"),
+    [
+        ({}, 20),  # no learning rate: the fixed warm-up
+        ({"learning_rate": 0.3}, 20),
+        ({"learning_rate": 1.0}, 20),  # never shorter than the fixed warm-up
+        ({"learning_rate": 0.15}, 40),
+        ({"learning_rate": 0.05}, 120),
+        ({"eta": 0.1}, 60),  # XGBoost's alias
+        ({"shrinkage_rate": 0.1}, 60),  # LightGBM's alias
+        ({"learning_rate": True}, 20),  # not a rate
+    ],
+)
+def test_the_median_warm_up_follows_the_learning_rate(
+    params: dict[str, object], warmup: int
+) -> None:
+    pruner = MedianPruner().for_trial(params)
+    assert isinstance(pruner, MedianPruner)
+    assert pruner.n_warmup_rounds == warmup
+    # A slow trial trailing from the start is not judged before its warm-up ends.
+    done = CurveHistory([_every_round([1.0] * 200)] * 5)
+    curve = [5.0] * 200
+    first = next(r for r in range(200) if pruner.prune(done, curve[: r + 1]))
+    assert first == warmup
+    assert MedianPruner().n_warmup_rounds == 20  # the shared pruner is left as it was

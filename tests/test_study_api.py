@@ -61,7 +61,7 @@ def test_a_created_default_study_tries_its_start_point_first(
         storage=InMemoryStorage(),
     )
     study.optimize(n_trials=1, progress=False)
-    (point,) = get_model("xgboost").start_points(Task(), "native")
+    point = get_model("xgboost").start_points(Task(), "native")[0]
     assert {k: study.trials[0].params[k] for k in point} == point
     study.optimize(n_trials=1, progress=False)  # tried once: not again
     assert study.trials[1].params != study.trials[0].params
@@ -72,7 +72,7 @@ def test_start_points_can_be_turned_off(sample_paths: tuple[str, str]) -> None:
     from tunetrack.models import Task, get_model
 
     train, valid = sample_paths
-    (point,) = get_model("xgboost").start_points(Task(), "native")
+    point = get_model("xgboost").start_points(Task(), "native")[0]
     study = tunetrack.create_study(
         train=train,
         valid=valid,

@@ -138,7 +138,10 @@ def _evaluate(task: TrialTask) -> TrialResult:
         early_stopping_rounds=budget.early_stopping_rounds,
         fixed_params=budget.fixed_params,
         deadline=deadline,
-        pruner=_PruningMonitor(task.pruner, task.history),
+        # Judged by rules fit for its own settings (the warm-up follows the learning rate).
+        pruner=_PruningMonitor(
+            task.pruner.for_trial({**budget.fixed_params, **model_params}), task.history
+        ),
     )
     metrics = score(data.task, data.y_valid, fit.predictions)
     if not math.isfinite(metrics[task.metric]):

@@ -90,6 +90,12 @@ class LinearFamily(ModelFamily):
             docs="scikit-learn's docs",
         )
 
+    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
+        # Cheap first (issue #17): the L2 branch, closed form or the quickest to converge.
+        if task.is_classification:
+            return [{"penalty": "l2", "C": 1.0}]
+        return [{"kind": "ridge", "alpha": 1.0}]
+
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return CLASSIFICATION_SPACE if task.is_classification else REGRESSION_SPACE
 

@@ -36,6 +36,18 @@ DEFAULT_SPACE: dict[str, Any] = to_spec(
     }
 )
 
+# Evaluated first (issue #17, cheap first): the fewest trees, each on half the rows and
+# half the features, with leaves of at least 5 rows.
+START_POINTS: tuple[dict[str, Any], ...] = (
+    {
+        "n_estimators": 50,
+        "max_depth": 12,
+        "min_samples_leaf": 5,
+        "max_features": 0.5,
+        "max_samples": 0.5,
+    },
+)
+
 # scikit-learn's integer parameters of a forest and their ranges: a float such as 42.5 or
 # 42.0 is refused at fit. Several also take a share of the rows or features in (0, 1].
 WHOLE_PARAMS: dict[str, Whole] = {
@@ -69,6 +81,9 @@ class RandomForestFamily(ModelFamily):
             what="a random forest parameter",
             docs="scikit-learn's docs",
         )
+
+    def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
+        return [dict(p) for p in START_POINTS]
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         return DEFAULT_SPACE

@@ -55,14 +55,35 @@ NATIVE_SPACE: dict[str, Any] = to_spec(
     }
 )
 
-# Evaluated first in the native default space (typed params of the space's tuned keys):
-# a point that reached 5.98 in about 2 s in the probes, so a study has a good model
-# within seconds and TPE starts from it (FLAML starts from low-cost points likewise).
+# Evaluated first in the native default space (typed params of the space's tuned keys),
+# cheap first (issue #17, FLAML's cost-frugal start): a rate near the top and a middle
+# depth end in about 115 rounds (6.03 on the bundled months, 3.3 s of CPU on a loaded
+# machine, against 195 rounds and 10.9 s for the next one), so a study has a tracked
+# result within seconds; then a point that reached 5.98 in the probes, which TPE
+# starts from.
 NATIVE_START_POINTS: tuple[dict[str, Any], ...] = (
+    {
+        "max_depth": 8,
+        "learning_rate": 0.29,
+        "min_child_weight": 50.0,
+        "subsample": 1.0,
+        "reg_lambda": 1.0,
+    },
     {
         "max_depth": 10,
         "learning_rate": 0.1,
         "min_child_weight": 50.0,
+        "subsample": 1.0,
+        "reg_lambda": 1.0,
+    },
+)
+
+# The cheap start of the classification space: a rate near the top, a middle depth.
+CLASSIFICATION_START_POINTS: tuple[dict[str, Any], ...] = (
+    {
+        "max_depth": 8,
+        "learning_rate": 0.29,
+        "min_child_weight": 1.0,
         "subsample": 1.0,
         "reg_lambda": 1.0,
     },
@@ -265,9 +286,10 @@ class XGBoostFamily(ModelFamily):
                 )
 
     def start_points(self, task: Task, encoding: str = "native") -> list[dict[str, Any]]:
-        if encoding == "onehot" or task.is_classification:
+        if encoding == "onehot":
             return []
-        return [dict(p) for p in NATIVE_START_POINTS]
+        points = CLASSIFICATION_START_POINTS if task.is_classification else NATIVE_START_POINTS
+        return [dict(p) for p in points]
 
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:
         space = TUTORIAL_SPACE if encoding == "onehot" else NATIVE_SPACE

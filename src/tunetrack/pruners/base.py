@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class CurveHistory:
@@ -69,6 +70,12 @@ class Pruner(ABC):
     def prune(self, history: CurveHistory, curve: Sequence[float]) -> bool:
         """True when the trial whose losses so far are ``curve`` (index = 0-based round;
         the last one is the round just finished) should stop now."""
+
+    def for_trial(self, params: Mapping[str, Any]) -> Pruner:
+        """The pruner that judges a trial with these params (flat, typed, fixed params
+        included); a pruner whose rule depends on them (the median pruner's warm-up
+        scales with the learning rate) returns an adjusted copy. Default: itself."""
+        return self
 
 
 class NoPruner(Pruner):

@@ -1,7 +1,9 @@
 """The sampler seam: the study loop drives a search engine by ask and tell.
 
 ``ask()`` returns the next point to try, as the flat, typed params a trial fits with;
-``tell(suggestion, loss)`` reports how it went (``None``: the trial failed);
+``tell(suggestion, loss)`` reports how it went (``None``: the trial failed;
+``pruned_at=r``: a pruner stopped it at 0-based round ``r``, so ``loss`` is a partial
+result that must not read as a final one);
 ``enqueue(params)`` puts a known point first in line (a family's start point).
 A point the sampler never asked for (a resumed study's history) is told with
 ``Suggestion(params)``, so every engine learns from history the same way.
@@ -35,8 +37,13 @@ class Sampler(ABC):
         """The next point: the oldest enqueued one, else the engine's suggestion."""
 
     @abstractmethod
-    def tell(self, suggestion: Suggestion, loss: float | None) -> None:
-        """The finished trial's loss (lower is better); None when it failed."""
+    def tell(
+        self, suggestion: Suggestion, loss: float | None, *, pruned_at: int | None = None
+    ) -> None:
+        """The finished trial's loss (lower is better); None when it failed. With
+        ``pruned_at``, ``loss`` is the pruned trial's value at that round: each engine
+        ranks it behind every completed trial (as Optuna's TPE ranks PRUNED trials),
+        never as a final result."""
 
     @abstractmethod
     def enqueue(self, params: Mapping[str, Any]) -> None:

@@ -79,6 +79,8 @@ class HyperoptSampler(Sampler):
         self._rng = np.random.default_rng(seed)
         self._labels = sorted(_labels(self._described))
         self._queue: list[Vals] = []
+        self._pruned: list[tuple[dict[str, Any], float]] = []  # docs, partial losses
+        self._worst = -math.inf  # the worst completed loss told so far
 
     def enqueue(self, params: Mapping[str, Any]) -> None:
         self._queue.append(self.vals_for(params))
@@ -98,9 +100,12 @@ class HyperoptSampler(Sampler):
         self._trials.refresh()
         return Suggestion(params=self._params(doc["misc"]["vals"]), token=tid)
 
-    def tell(self, suggestion: Suggestion, loss: float | None) -> None:
+    def tell(
+        self, suggestion: Suggestion, loss: float | None, *, pruned_at: int | None = None
+    ) -> None:
         from hyperopt import JOB_STATE_DONE
 
+        pruned = pruned_at is not None and loss is not None and bool(np.isfinite(loss))
         if suggestion.token is None:
             [tid] = self._trials.new_trial_ids(1)
             doc = self._doc(tid, self.vals_for(suggestion.params))
@@ -109,6 +114,15 @@ class HyperoptSampler(Sampler):
         else:
             doc = next(d for d in self._trials.trials if d["tid"] == suggestion.token)
             doc.update(state=JOB_STATE_DONE, result=_result(loss))
+        if pruned:
+            self._pruned.append((doc, float(loss)))  # type: ignore[arg-type]
+        elif doc["result"]["status"] == "ok":
+            self._worst = max(self._worst, float(loss))  # type: ignore[arg-type]
+        # Hyperopt knows no PRUNED state: a pruned trial reads as at least as bad as the
+        # worst completed one (Optuna's TPE ranks pruned trials behind every completed
+        # trial), so a partial loss at an early round never reads as a final result.
+        for pruned_doc, partial in self._pruned:
+            pruned_doc["result"]["loss"] = max(partial, self._worst)
         self._trials.refresh()
 
     def _doc(self, tid: int, vals: Vals) -> dict[str, Any]:

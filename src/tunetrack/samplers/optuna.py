@@ -273,23 +273,33 @@ class OptunaSampler(Sampler):
             sample = _suggest(trial, self._space, "")
         return Suggestion(params=flatten_params(sample), token=trial)
 
-    def tell(self, suggestion: Suggestion, loss: float | None) -> None:
+    def tell(
+        self, suggestion: Suggestion, loss: float | None, *, pruned_at: int | None = None
+    ) -> None:
         from optuna.trial import TrialState, create_trial
 
         ok = loss is not None and math.isfinite(loss)
+        pruned = pruned_at is not None and ok
         with _quiet():
             if suggestion.token is not None:
-                if ok:
+                if pruned:
+                    # Optuna's own way: the partial loss as an intermediate value, the
+                    # trial PRUNED (TPE ranks it behind every completed trial).
+                    suggestion.token.report(float(loss), pruned_at)  # type: ignore[arg-type]
+                    self._study.tell(suggestion.token, state=TrialState.PRUNED)
+                elif ok:
                     self._study.tell(suggestion.token, float(loss))  # type: ignore[arg-type]
                 else:
                     self._study.tell(suggestion.token, state=TrialState.FAIL)
                 return
             assigned = self._assigned(suggestion.params)
+            state = TrialState.PRUNED if pruned else TrialState.COMPLETE if ok else TrialState.FAIL
             trial = create_trial(
                 params={label: value for label, (value, _) in assigned.items()},
                 distributions={label: dist for label, (_, dist) in assigned.items()},
-                value=float(loss) if ok else None,  # type: ignore[arg-type]
-                state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                value=float(loss) if ok and not pruned else None,  # type: ignore[arg-type]
+                intermediate_values={pruned_at: float(loss)} if pruned else None,  # type: ignore[arg-type,dict-item]
+                state=state,
             )
             self._study.add_trial(trial)
 

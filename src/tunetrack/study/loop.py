@@ -155,7 +155,9 @@ class StudyLoop:
     def _finish(self, sampler: Sampler, trial: _InFlight, result: TrialResult) -> None:
         record = self._write(trial, result)
         loss = result.loss(self.inputs.metric) if result.state != TrialState.FAILED else None
-        sampler.tell(trial.suggestion, loss)
+        # A pruned trial's loss is partial: the sampler ranks it behind completed ones.
+        pruned_at = result.pruned_at if result.state == TrialState.PRUNED else None
+        sampler.tell(trial.suggestion, loss, pruned_at=pruned_at)
         self.losses.append(loss)
         if result.stopped_by is None and result.curve:
             # A curve cut by a deadline sets no bar: it would look worse than it is at

@@ -45,12 +45,15 @@ ENGINE_KEYS = {"search.engine", "search.algo"}
 @dataclass
 class Reopened:
     """A study to continue: its trials, the sampler's history (params, loss; None for a
-    failure) in trial order, and the pruner's curves by family."""
+    failure) in trial order, the round each pruned one stopped at (by its index in the
+    history: the sampler is told it as pruned, not as a final loss), and the pruner's
+    curves by family."""
 
     run_id: str
     experiment_id: str
     records: list[TrialRecord]
     history: list[tuple[Mapping[str, Any], float | None]] = field(default_factory=list)
+    pruned_rounds: dict[int, int] = field(default_factory=dict)
     curves: dict[str, CurveHistory] = field(default_factory=dict)
 
 
@@ -140,8 +143,10 @@ def _read_trial(
     if record.state not in FINISHED_STATES:
         return
     loss = record.value(inputs.metric) if record.state != TrialState.FAILED else None
-    reopened.history.append((record.params, loss))
     cut_by_pruner = record.state == TrialState.PRUNED
+    if cut_by_pruner:
+        reopened.pruned_rounds[len(reopened.history)] = int(run.tags.get(schema.TAG_PRUNED_AT, 0))
+    reopened.history.append((record.params, loss))
     if (record.state == TrialState.OK or cut_by_pruner) and schema.TAG_STOPPED_BY not in run.tags:
         family = record.family or next(iter(inputs.families))
         curves = reopened.curves.setdefault(family, CurveHistory())

@@ -32,7 +32,14 @@ from tunetrack.progress import TrialProgress
 from tunetrack.pruners import make_pruner
 from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
-from tunetrack.storage import StudyRecord, StudyRef, StudyStorage, open_storage, schema
+from tunetrack.storage import (
+    StudyRecord,
+    StudyRef,
+    StudyStorage,
+    open_storage,
+    schema,
+    warm_imports,
+)
 from tunetrack.storage.base import lease_tags
 from tunetrack.storage.uris import is_server, resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
@@ -87,6 +94,9 @@ def run_study(
     _check_server_first(storage if storage is not None else config.tracking.tracking_uri)
     if resume and inputs is None:
         _refuse_if_claimed(config, run_id, storage)
+    if inputs is None:
+        # MLflow's client loads while the data is read and prepared (imports only).
+        warm_imports(storage if storage is not None else config.tracking.tracking_uri)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
     search = config.search
     if not resume:
@@ -317,7 +327,12 @@ def _resumed_sampler(config: StudyConfig, inputs: StudyInputs, reopened: Reopene
     sampler = make_sampler(search.engine, search.algo, inputs.described_space, seed)
     tried = [json_roundtrip(dict(params)) for params, _ in history]
     pending = [p for p in inputs.start_points if json_roundtrip(p) not in tried]
-    _feed(sampler, history, pending[: max(0, search.max_evals - len(history))])
+    _feed(
+        sampler,
+        history,
+        pending[: max(0, search.max_evals - len(history))],
+        pruned_rounds=reopened.pruned_rounds,
+    )
     return sampler
 
 
@@ -325,12 +340,16 @@ def _feed(
     sampler: Sampler,
     history: Sequence[tuple[Mapping[str, Any], float | None]],
     start_points: Sequence[Mapping[str, Any]],
+    *,
+    pruned_rounds: Mapping[int, int] | None = None,
 ) -> None:
-    """Tell the sampler a resumed study's finished trials, and queue the start points."""
+    """Tell the sampler a resumed study's finished trials (a pruned one as pruned, at
+    its round), and queue the start points."""
     skipped = 0
-    for params, loss in history:
+    pruned_rounds = pruned_rounds or {}
+    for index, (params, loss) in enumerate(history):
         try:
-            sampler.tell(Suggestion(params), loss)
+            sampler.tell(Suggestion(params), loss, pruned_at=pruned_rounds.get(index))
         except SearchSpaceError:  # e.g. a trial written by an older tunetrack
             skipped += 1
     if skipped:
