@@ -119,7 +119,9 @@ def test_tracking_contract(default_study: tunetrack.Study) -> None:
         assert params["max_depth"].isdigit()  # "4", not "4.0"
         assert params["objective"] == "reg:squarederror"
         float(params["learning_rate"])
-        assert {"rmse", "mae", "r2", "fit_seconds", "model_bytes", "best_iteration"} <= set(metrics)
+        costs = {"fit_seconds", "fit_cpu_seconds", "model_bytes"}
+        assert {"rmse", "mae", "r2", *costs, "best_iteration"} <= set(metrics)
+        assert metrics["fit_cpu_seconds"] > 0
         assert metrics["model_bytes"] > 0
 
 
