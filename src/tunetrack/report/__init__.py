@@ -127,14 +127,15 @@ def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
         "parallel_coordinates": (
             "Parallel coordinates",
             figures.parallel_coordinates(study, top_k=top_k),
-            f"The best {par.shown} of {par.total} completed trials; log axes are labelled "
+            f"{figures.parallel_count(par.shown, par.total).capitalize()}; log axes are labelled "
             "in real values, missing params sit on an '(absent)' tick. Drag on an axis to "
             "filter.",
         ),
         "scatter": (
             "Each hyperparameter against the metric",
             figures.scatter(study),
-            "Log x axis where the search space is log-distributed.",
+            "Colour: trial number (colour bar); the red star is the best trial. Log x axis "
+            "where the search space is log-distributed; whole-number params have integer ticks.",
         ),
         "contour": (
             "Contours of the most important pairs",
@@ -144,14 +145,17 @@ def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
         "tradeoffs": (
             "Trade-offs",
             figures.tradeoffs(study),
-            "Metric against training time and model size; the red line is the Pareto front "
+            "Metric against the fit's CPU seconds (fit_cpu_seconds: steady under machine load, "
+            "unlike wall time) and model size; the red line is the Pareto front "
             "(no other trial is both better and cheaper).",
         ),
     }
     png.history(hist, metric, out / "history.png")
     png.importance(ranking, metric, out / "importance.png")
     png.parallel_coordinates(par, out / "parallel_coordinates.png")
-    png.scatter(panels, metric, out / "scatter.png")
+    integers = frozenset(a.name for a in data.param_axes(study) if a.integer)
+    best = study.best.number if study.completed else None
+    png.scatter(panels, metric, out / "scatter.png", best=best, integers=integers)
     png.contour(surfaces, metric, out / "contour.png")
     png.tradeoffs(costs, metric, out / "tradeoffs.png")
     top = data.top_trials(study, k=20)
