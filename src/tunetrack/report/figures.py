@@ -5,6 +5,8 @@ Everything is SVG except parallel coordinates (plotly draws those with WebGL onl
 
 from __future__ import annotations
 
+import base64
+import functools
 import math
 from typing import Any
 
@@ -67,6 +69,33 @@ def log_ticks(values: list[float]) -> dict[str, Any]:
         if len(ticks) >= 3:
             break
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
+
+
+def with_image(fig: Any, png: bytes) -> Any:
+    """A copy of ``fig`` that displays in a notebook as plotly's interactive output plus
+    ``png`` (a static image of the same data): viewers that run no JavaScript, such as
+    GitHub and exported HTML, show the image."""
+    static = _static_figure_class()(fig)
+    static._png = png
+    return static
+
+
+@functools.cache
+def _static_figure_class() -> type:
+    go = _go()
+
+    class StaticFigure(go.Figure):  # type: ignore[misc, name-defined]
+        _png: bytes = b""
+
+        def _ipython_display_(self) -> None:
+            from IPython.display import display
+
+            bundle = dict(self._repr_mimebundle_())
+            if self._png:
+                bundle["image/png"] = base64.b64encode(self._png).decode("ascii")
+            display(bundle, raw=True)
+
+    return StaticFigure
 
 
 def _go() -> Any:
