@@ -59,10 +59,13 @@ def test_scatter_has_a_colour_bar_the_best_starred_and_readable_ticks() -> None:
     assert [t["marker"]["showscale"] for t in dots] == [True, False, False]  # one bar
     assert dots[0]["marker"]["colorbar"]["title"]["text"] == "trial"
     stars = [t for t in fig["data"] if t["name"].startswith("best trial")]
-    assert len(stars) == 3 and {s["marker"]["symbol"] for s in stars} == {"star"}
+    assert len(stars) == 3
+    assert {s["marker"]["symbol"] for s in stars} == {"star"}
     assert stars[0]["text"] == [f"best: trial {study.best.number}"]
     depth = _axis_of(fig, "max_depth")
-    assert depth["tickmode"] == "linear" and depth["dtick"] == 2 and depth["tick0"] == 0
+    assert depth["tickmode"] == "linear"
+    assert depth["dtick"] == 2
+    assert depth["tick0"] == 0
     assert depth["tickformat"] == "d"
     lr = _axis_of(fig, "learning_rate")
     assert lr["type"] == "log"
@@ -78,7 +81,8 @@ def test_parallel_coordinates_clip_an_outlier_and_say_so(outlier: bool, clipped:
     title = line["colorbar"]["title"]["text"]
     if clipped:
         assert line["cmax"] < 7.0  # the bulk (6.0-6.12) spans the scale, not 6-60
-        assert "1 above" in title and "clipped" in title
+        assert "1 above" in title
+        assert "clipped" in title
     else:
         assert title == "rmse"
         assert line["cmax"] == pytest.approx(max(line["color"]))
@@ -109,7 +113,8 @@ def test_a_one_trial_study_says_what_each_empty_panel_needs(tmp_path: Path) -> N
         warnings.simplefilter("error")  # matplotlib's layout warnings included
         path = build_report(study, tmp_path)
     text = path.read_text(encoding="utf-8")
-    assert "1 trial," in text and "1 trials" not in text
+    assert "1 trial," in text
+    assert "1 trials" not in text
     assert "1 completed trial;" in text
 
 
@@ -119,7 +124,8 @@ def test_report_files_keep_real_types_and_draw_without_warnings(tmp_path: Path) 
         build_report(_study(12, outlier=True), tmp_path)
     with open(tmp_path / "top_trials.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert rows and all(r["max_depth"].isdigit() for r in rows)  # "10", not "10.0"
+    assert rows
+    assert all(r["max_depth"].isdigit() for r in rows)
     assert all(not float(r["learning_rate"]).is_integer() for r in rows)
     assert "fit_cpu_seconds" in rows[0]
     for name in ("scatter", "parallel_coordinates", "importance", "contour"):
