@@ -87,10 +87,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_ui_command_serves_the_experiment_page(
+def test_ui_opens_the_runs_view_with_named_study_and_trials(
     browser: Any, tmp_path: Path, tracking_uri: str
 ) -> None:
+    from mlflow.tracking import MlflowClient
+
     study = synthetic_study(12, experiment="synth")
+    client = MlflowClient(tracking_uri)
+    # The experiment says it is model training, so MLflow 3 opens its runs table (without a
+    # kind it guesses the GenAI layout, with its assistant panel).
+    experiment = client.get_experiment(study.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    study_name = client.get_run(study.run_id).info.run_name
+    assert study_name.startswith("xgboost 20")
+    assert study_name.endswith(" UTC")
     port = _free_port()
     cli = [sys.executable, "-m", "tunetrack.cli", "ui", "--port", str(port)]
     proc = subprocess.Popen(
@@ -103,24 +113,27 @@ def test_ui_command_serves_the_experiment_page(
         first = proc.stdout.readline() if proc.stdout else ""
         url = f"http://127.0.0.1:{port}/#/experiments/{study.experiment_id}/runs"
         assert url in first
-        deadline = time.monotonic() + 60
+        # Generous backstops: on a busy machine the server and the page take minutes.
+        deadline = time.monotonic() + 300
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except OSError:
                 assert proc.poll() is None, "mlflow server exited"
                 assert time.monotonic() < deadline, "mlflow server did not start"
                 time.sleep(0.5)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(url)  # the printed link itself
-        # Trials nest under the study run; the runs table lists the study run first.
-        page.get_by_text("Run Name").first.wait_for(timeout=30_000)
-        page.wait_for_timeout(1500)
+        page = browser.new_page(viewport={"width": 1500, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto(first.split("MLflow UI: ", 1)[1].strip(), wait_until="commit")  # the link
+        # The runs table: the study under its readable name, its trials listed by name.
+        page.get_by_text(study_name).first.wait_for()
+        page.get_by_text("trial-0003").first.wait_for()
         text = page.evaluate("() => document.body.innerText")
-        assert "synth" in text
+        assert "Run Name" in text
+        assert "trial-0011" in text
         _shot(page, tmp_path, "mlflow-ui.png")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     assert port_closed(port), "stopping `tunetrack ui` left the MLflow server running"

@@ -53,8 +53,8 @@ def integer_ticks(values: list[float]) -> dict[str, Any]:
 
 
 def log_ticks(values: list[float]) -> dict[str, Any]:
-    """Axis settings for a log axis: labelled ticks at 1-2-5 steps (1-1.5-2-3-5-7 when the
-    data spans under a decade), never fewer than three when the data spread allows."""
+    """Axis settings for a log axis: labelled ticks at decades, else 1-2-5 steps, else
+    1-1.5-2-3-5-7 steps: the first that gives four or more over the data."""
     finite = [v for v in values if math.isfinite(v) and v > 0]
     if not finite:
         return {}
@@ -66,7 +66,7 @@ def log_ticks(values: list[float]) -> dict[str, Any]:
             for m in mantissas
             if low / 1.05 <= m * 10.0**e <= high * 1.05
         ]
-        if len(ticks) >= 3:
+        if len(ticks) >= 4:
             break
     return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
 
