@@ -167,7 +167,8 @@ def ui(
     with contextlib.suppress(Exception):
         tracker.mark_experiment_kind(experiment_id)
     if tracker.location.startswith(("http://", "https://")):  # a server has its own UI
-        out.print(f"MLflow UI: {tracker.location.rstrip('/')}/#/experiments/{experiment_id}")
+        base = tracker.location.rstrip("/")
+        out.print(f"MLflow UI: {base}/#/experiments/{experiment_id}/runs", highlight=False)
         return
     command = [
         sys.executable, "-m", "mlflow", "server",
