@@ -44,8 +44,8 @@ def parallel_coordinates(par: views.ParallelData, path: Path) -> Path:
         span = (high - low) or 1.0
         norm.append([(v - low) / span for v in d.values])
     lines = np.array(norm).T if par.shown else np.zeros((0, n))
-    low, high, clipped = views.color_limits(par.color)
-    colors = plt.get_cmap("viridis_r")(_unit(par.color, low, high))
+    c_low, c_high, clipped = views.color_limits(par.color)
+    colors = plt.get_cmap("viridis_r")(_unit(par.color, c_low, c_high))
     for row, color in zip(lines, colors, strict=False):
         ax.plot(range(n), row, color=color, alpha=0.6, linewidth=1)
     for i, d in enumerate(par.dimensions):
@@ -57,12 +57,14 @@ def parallel_coordinates(par: views.ParallelData, path: Path) -> Path:
     labels = [f"{d.label} (log)" if d.log else d.label for d in par.dimensions]
     ax.set_xticks(range(n), labels, rotation=20, ha="right", fontsize=8)
     ax.set_yticks([])
+    ax.set_ylim(-0.08, 1.08)  # every tick label inside the axes
     title = f"Parallel coordinates: {parallel_count(par.shown, par.total)}"
     if clipped:
-        title += f" (colour clipped at {high:.4g}: {clipped} above)"
+        title += f" (colour clipped at {c_high:.4g}: {clipped} above)"
     ax.set_title(title)
-    bar = plt.cm.ScalarMappable(cmap="viridis_r", norm=plt.Normalize(low, high))
-    fig.colorbar(bar, ax=ax, label=par.metric, shrink=0.8)
+    if c_high > c_low:  # one value has no scale to show
+        bar = plt.cm.ScalarMappable(cmap="viridis_r", norm=plt.Normalize(c_low, c_high))
+        fig.colorbar(bar, ax=ax, label=par.metric, shrink=0.8)
     return _save(fig, path)
 
 
