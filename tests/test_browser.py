@@ -126,13 +126,20 @@ def test_ui_opens_the_runs_view_with_named_study_and_trials(
         page = browser.new_page(viewport={"width": 1500, "height": 900})
         page.set_default_timeout(300_000)
         page.goto(first.split("MLflow UI: ", 1)[1].strip(), wait_until="commit")  # the link
-        # The runs table: the study under its readable name, its trials listed by name.
+        # The classic runs table (not the GenAI overview), the study under its readable name.
         page.get_by_text(study_name).first.wait_for()
-        page.get_by_text("trial-0003").first.wait_for()
         text = page.evaluate("() => document.body.innerText")
+        assert "Training runs" in text
         assert "Run Name" in text
-        assert "trial-0011" in text
+        assert "12 matching runs" not in text  # the study and its 12 trials: 13
         _shot(page, tmp_path, "mlflow-ui.png")
+        # MLflow nests trials under their study and keeps its expanded state in the
+        # browser, not the link: one click on the study row's expander lists them.
+        name_cell = page.locator(".ag-cell", has_text=study_name).first
+        name_cell.locator("button").first.click()
+        page.get_by_text("trial-0003").first.wait_for()
+        assert "trial-0011" in page.evaluate("() => document.body.innerText")
+        _shot(page, tmp_path, "mlflow-ui-trials.png")
     finally:
         proc.terminate()
         proc.wait(timeout=60)
