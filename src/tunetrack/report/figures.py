@@ -220,7 +220,7 @@ def scatter(study: Study, *, params: list[str] | None = None) -> Any:
             )
         title = panel.param if panel.none_x is None else f"{panel.param} (diamonds: None)"
         xaxis: dict[str, Any] = {"title_text": title}
-        numeric_x = [float(v) for v in panel.x]
+        numeric_x = [float(v) for v in panel.x] if panel.scale != "categorical" else []
         if panel.scale == "log":
             xaxis.update(type="log", **log_ticks(numeric_x))
         elif (
