@@ -33,7 +33,7 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(o["data"]["image/png"].startswith("iVBOR") for o in plots)  # base64 PNG
     # No library noise: no stream on stderr (MLflow's INFO lines, tqdm's IProgress warning).
     noise = [o["text"] for o in outputs if o.output_type == "stream" and o.name == "stderr"]
-    assert noise == []
+    assert noise == [], "".join(noise)
     # The tune cell shows its progress: trials done of the budget and the best so far.
     shown = [o["data"].get("text/html", "") for o in outputs if "data" in o]
     assert any("6/6 trials" in h and "best rmse" in h for h in shown)
