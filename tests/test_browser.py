@@ -63,6 +63,7 @@ def test_report_draws_every_figure_without_console_errors(browser: Any, tmp_path
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.set_default_timeout(300_000)  # a generous backstop on a busy machine, not a pace
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     drawn = page.evaluate(
