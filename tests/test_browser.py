@@ -63,6 +63,7 @@ def test_report_draws_every_figure_without_console_errors(browser: Any, tmp_path
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.set_default_timeout(300_000)  # a generous backstop on a busy machine, not a pace
     page.goto(path.as_uri())
     page.wait_for_load_state("load")
     drawn = page.evaluate(
@@ -87,10 +88,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_ui_command_serves_the_experiment_page(
+def test_ui_opens_the_runs_view_with_named_study_and_trials(
     browser: Any, tmp_path: Path, tracking_uri: str
 ) -> None:
+    from mlflow.tracking import MlflowClient
+
     study = synthetic_study(12, experiment="synth")
+    client = MlflowClient(tracking_uri)
+    # The experiment says it is model training, so MLflow 3 opens its runs table (without a
+    # kind it guesses the GenAI layout, with its assistant panel).
+    experiment = client.get_experiment(study.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    study_name = client.get_run(study.run_id).info.run_name
+    assert study_name.startswith("xgboost 20")
+    assert study_name.endswith(" UTC")
     port = _free_port()
     cli = [sys.executable, "-m", "tunetrack.cli", "ui", "--port", str(port)]
     proc = subprocess.Popen(
@@ -107,21 +118,30 @@ def test_ui_command_serves_the_experiment_page(
         deadline = time.monotonic() + 600
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
                 break
             except OSError:
                 assert proc.poll() is None, "mlflow server exited"
                 assert time.monotonic() < deadline, "mlflow server did not start"
                 time.sleep(0.5)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(url)  # the printed link itself
-        # Trials nest under the study run; the runs table lists the study run first.
-        page.get_by_text("Run Name").first.wait_for(timeout=30_000)
-        page.wait_for_timeout(1500)
+        page = browser.new_page(viewport={"width": 1500, "height": 900})
+        page.set_default_timeout(300_000)
+        page.goto(first.split("MLflow UI: ", 1)[1].strip(), wait_until="commit")  # the link
+        # The classic runs table (not the GenAI overview), the study under its readable name.
+        page.get_by_text(study_name).first.wait_for()
         text = page.evaluate("() => document.body.innerText")
-        assert "synth" in text
+        assert "Training runs" in text
+        assert "Run Name" in text
+        assert "13 matching runs" in text  # the study and its 12 trials
         _shot(page, tmp_path, "mlflow-ui.png")
+        # MLflow nests trials under their study and keeps its expanded state in the
+        # browser, not the link: one click on the study row's expander lists them.
+        name_cell = page.locator(".ag-cell", has_text=study_name).first
+        name_cell.locator("button").first.click()
+        page.get_by_text("trial-0003").first.wait_for()
+        assert "trial-0011" in page.evaluate("() => document.body.innerText")
+        _shot(page, tmp_path, "mlflow-ui-trials.png")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     assert port_closed(port), "stopping `tunetrack ui` left the MLflow server running"

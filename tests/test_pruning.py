@@ -166,7 +166,11 @@ def test_a_study_prunes_trailing_trials_and_records_them(
         assert run.data.metrics["best_iteration"] <= at
         assert run.data.metrics["rounds"] == at + 1
         assert run.data.tags["model"] == model
-        assert math.isfinite(run.data.metrics["rmse"])
+        # The loss at that round is kept off the headline metric, at the round it stopped.
+        assert "rmse" not in run.data.metrics
+        assert math.isfinite(run.data.metrics["rmse_at_prune"])
+        (partial,) = client.get_metric_history(trial.run_id, "rmse_at_prune")
+        assert partial.step == at
         # The curve so far is stored as metric history: every 5 rounds and the last one.
         curve = client.get_metric_history(trial.run_id, "validation_loss")
         assert sorted(m.step for m in curve) == sorted({*range(0, at + 1, 5), at})
@@ -174,6 +178,10 @@ def test_a_study_prunes_trailing_trials_and_records_them(
     assert study.best not in pruned
     reloaded = tunetrack.load_study(study.run_id)
     assert [t.state for t in reloaded.trials] == [t.state for t in study.trials]
+    # Read back, a pruned trial's partial loss is its rmse again (what the sampler learnt).
+    assert [t.metrics.get("rmse") for t in reloaded.trials] == [
+        pytest.approx(t.metrics.get("rmse")) for t in study.trials
+    ]
 
 
 def test_pruning_none_never_prunes(sample_paths: tuple[str, str]) -> None:

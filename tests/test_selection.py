@@ -74,6 +74,21 @@ def test_pareto_front_and_the_balanced_pick() -> None:
     assert choose(TRADE_OFFS, "pareto", 0.0).chosen.number == 0
 
 
+@pytest.mark.parametrize("policy", ["smallest-within", "pareto"])
+def test_trade_offs_cost_the_fit_in_cpu_seconds_not_wall_seconds(policy: str) -> None:
+    # Same size, same rmse: trial 0 took longer on the wall clock (a loaded machine) but
+    # less CPU. The CPU seconds decide; wall seconds alone (older studies) still work.
+    def trial(number: int, wall: float, cpu: float) -> TrialRecord:
+        metrics = {"rmse": 5.0, "fit_seconds": wall, "fit_cpu_seconds": cpu, "model_bytes": 9.0}
+        return TrialRecord(number, f"run{number}", "ok", {}, metrics, 0, 1)
+
+    study = _study((5.0, 1.0, 9.0))
+    study = Study(**{**study.__dict__, "trials": (trial(0, 80.0, 2.0), trial(1, 30.0, 3.0))})
+    selection = choose(study, policy, 0.01)
+    assert selection.chosen.number == 0
+    assert list(selection.to_frame().sort_values("trial")["fit_cpu_seconds"]) == [2.0, 3.0]
+
+
 def test_failed_trials_and_bad_arguments() -> None:
     failed = TrialRecord(9, "runf", "failed", {}, {}, 0, 1, "boom")
     study = _study((5.0, 1.0, 1.0))

@@ -85,6 +85,10 @@ def test_tracking_contract(default_study: tunetrack.Study) -> None:
     assert parent.data.tags["tunetrack.role"] == "study"
     assert parent.data.tags["model"] == "xgboost"
     assert parent.data.tags["tunetrack.engine"] == "optuna"  # the default engine
+    # MLflow's UI: a model-training experiment (the runs table), a readable study name.
+    kind = client.get_experiment(study.experiment_id).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
+    assert parent.info.run_name.startswith("xgboost 20")
     assert parent.data.params["max_evals"] == "4"
     assert parent.data.params["seed"] == "42"
     assert parent.data.metrics["n_trials"] == 4
@@ -119,7 +123,9 @@ def test_tracking_contract(default_study: tunetrack.Study) -> None:
         assert params["max_depth"].isdigit()  # "4", not "4.0"
         assert params["objective"] == "reg:squarederror"
         float(params["learning_rate"])
-        assert {"rmse", "mae", "r2", "fit_seconds", "model_bytes", "best_iteration"} <= set(metrics)
+        costs = {"fit_seconds", "fit_cpu_seconds", "model_bytes"}
+        assert {"rmse", "mae", "r2", *costs, "best_iteration"} <= set(metrics)
+        assert metrics["fit_cpu_seconds"] > 0
         assert metrics["model_bytes"] > 0
 
 

@@ -1,8 +1,15 @@
-"""A progress bar on stderr: trials done, best metric so far, time spent."""
+"""A progress bar on stderr: trials done, best metric so far, time spent.
+
+In a Jupyter kernel rich's live bar needs ipywidgets (else it warns and draws nothing), so
+there the same line is one HTML output updated in place (IPython's display handles), which
+needs nothing beyond IPython and stays in the saved notebook as its final state.
+"""
 
 from __future__ import annotations
 
+import html
 import math
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -29,7 +36,13 @@ class TrialProgress:
         finished = [r for r in done if r.state != "killed"]  # a resumed study's trials
         self._progress: Progress | None = None
         self._task: Any = None
-        if enabled:
+        self._notebook: Any = None  # an IPython display handle, in a Jupyter kernel
+        self.total, self.done, self._started = total, 0, time.monotonic()
+        if enabled and _in_jupyter():
+            from IPython.display import HTML, display
+
+            self._notebook = display(HTML(self._html()), display_id=True)
+        elif enabled:
             self._progress = Progress(
                 TextColumn("[bold]tuning"),
                 BarColumn(),
@@ -45,6 +58,18 @@ class TrialProgress:
             )
         for record in finished:
             self.trial_done(record)
+
+    def _html(self) -> str:
+        share = min(self.done / self.total, 1.0) if self.total else 1.0
+        best = f"{self.best:.4f}" if math.isfinite(self.best) else "-"
+        failed = f" &middot; {self.failed} failed" if self.failed else ""
+        elapsed = time.strftime("%M:%S", time.gmtime(time.monotonic() - self._started))
+        return (
+            "<div style='font-family:monospace'>tuning "
+            f"<progress value='{share:.3f}' max='1' style='width:14em'></progress> "
+            f"{self.done}/{self.total} trials &middot; best {html.escape(self.metric)} "
+            f"<b>{best}</b>{failed} &middot; {elapsed}</div>"
+        )
 
     def __enter__(self) -> TrialProgress:
         if self._progress is not None:
@@ -66,6 +91,11 @@ class TrialProgress:
             self.best = min(self.best, value)
         if record.state == "failed":
             self.failed += 1
+        self.done += 1
+        if self._notebook is not None:
+            from IPython.display import HTML
+
+            self._notebook.update(HTML(self._html()))
         if self._progress is not None:
             self._progress.update(
                 self._task,
@@ -73,3 +103,11 @@ class TrialProgress:
                 best=f"{self.best:.4f}" if math.isfinite(self.best) else "-",
                 failed=f"[red]{self.failed} failed" if self.failed else "",
             )
+
+
+def _in_jupyter() -> bool:
+    """Whether this runs in a Jupyter kernel (not a terminal IPython, not plain Python)."""
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"

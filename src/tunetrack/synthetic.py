@@ -77,6 +77,7 @@ def synthetic_study(
             "mae": 0.8 * rmse,
             "r2": 0.5,
             "fit_seconds": 0.01 * params["max_depth"] / params["learning_rate"] ** 0.3,
+            "fit_cpu_seconds": 0.012 * params["max_depth"] / params["learning_rate"] ** 0.3,
             "model_bytes": float(1000 * 2 ** params["max_depth"]),
             "best_iteration": 10.0,
         }

@@ -78,9 +78,10 @@ class TrialTask:
 @dataclass(frozen=True)
 class TrialResult:
     """How a trial went: its state, metrics (``metric`` plus the task's others,
-    ``fit_seconds``, ``model_bytes``, ...), the validation curve, and for a failure its
-    reason on one line. ``pruned_at`` is the 0-based round a pruner stopped it at;
-    ``stopped_by`` says which deadline cut it short (``study_timeout``)."""
+    ``fit_seconds`` wall and ``fit_cpu_seconds`` CPU time of the fit, ``model_bytes``,
+    ...), the validation curve, and for a failure its reason on one line. ``pruned_at``
+    is the 0-based round a pruner stopped it at; ``stopped_by`` says which deadline cut
+    it short (``study_timeout``)."""
 
     state: TrialState
     metrics: Mapping[str, float] = field(default_factory=dict)
@@ -131,6 +132,10 @@ def _evaluate(task: TrialTask) -> TrialResult:
     data = task.data.get(task.family)
     # The family key only routes the trial; the model never sees it.
     model_params = {k: v for k, v in task.params.items() if k != FAMILY_KEY}
+    # CPU seconds of this process over the fit (all its threads): unlike the wall clock
+    # it does not grow when other work shares the machine. Trials sharing one process
+    # (threads) would count each other's work; the executors run one per process.
+    cpu_start = time.process_time()
     fit = get_model(task.family).fit(
         model_params,
         data,
@@ -143,10 +148,15 @@ def _evaluate(task: TrialTask) -> TrialResult:
             task.pruner.for_trial({**budget.fixed_params, **model_params}), task.history
         ),
     )
+    fit_cpu_seconds = time.process_time() - cpu_start
     metrics = score(data.task, data.y_valid, fit.predictions)
     if not math.isfinite(metrics[task.metric]):
         raise ValueError(f"validation {task.metric} is {metrics[task.metric]}")
-    metrics.update(fit_seconds=fit.fit_seconds, model_bytes=float(fit.model_bytes))
+    metrics.update(
+        fit_seconds=fit.fit_seconds,
+        fit_cpu_seconds=fit_cpu_seconds,
+        model_bytes=float(fit.model_bytes),
+    )
     if fit.best_iteration is not None:
         metrics["best_iteration"] = float(fit.best_iteration)
     if fit.curve is not None:

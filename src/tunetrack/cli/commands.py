@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -161,8 +162,13 @@ def ui(
         return storage, storage.experiment_id(experiment or DEFAULT_EXPERIMENT, create=False)
 
     tracker, experiment_id = guarded(_where)
+    # An experiment from an older tunetrack has no kind, and MLflow's UI would open it in
+    # its GenAI layout: mark it, if this store lets us write (else it opens as it is).
+    with contextlib.suppress(Exception):
+        tracker.mark_experiment_kind(experiment_id)
     if tracker.location.startswith(("http://", "https://")):  # a server has its own UI
-        out.print(f"MLflow UI: {tracker.location.rstrip('/')}/#/experiments/{experiment_id}")
+        base = tracker.location.rstrip("/")
+        out.print(f"MLflow UI: {base}/#/experiments/{experiment_id}/runs", highlight=False)
         return
     command, env = ui_command(tracker.location, host, port)
     out.print(f"MLflow UI: {tracker.ui_url(host, port, experiment_id)}", highlight=False)

@@ -78,7 +78,7 @@ def print_selection(selection: Any) -> None:
     shown = shown.head(_MAX_TABLE_ROWS)
     table = Table(title=f"policy {selection.policy}, tolerance {100 * selection.tolerance:g}%")
     across = "family" in frame.columns
-    names = ["trial", *(["family"] if across else []), selection.metric, "gap %", "fit s"]
+    names = ["trial", *(["family"] if across else []), selection.metric, "gap %", "fit CPU s"]
     for name in [*names, "model KB", "within", "pareto", ""]:
         left = name in ("", "within", "pareto", "family")
         table.add_column(name, justify="left" if left else "right")
@@ -89,7 +89,7 @@ def print_selection(selection: Any) -> None:
             *([str(r["family"])] if across else []),
             f"{r[selection.metric]:.4f}",
             f"{r['gap_pct']:.2f}",
-            f"{r['fit_seconds']:.3f}",
+            f"{r['fit_cpu_seconds']:.3f}",
             f"{r['model_bytes'] / 1024:.1f}",
             "yes" if r["within_tolerance"] else "no",
             "yes" if r["pareto"] else "no",

@@ -2,13 +2,17 @@
 one offline HTML page (``html``), built from the tracking store alone.
 
 Functions of a study, for notebooks and the CLI: ``plot_*`` return plotly figures (they
-display inline), ``importance`` the ranking behind them, ``write_report`` the HTML + PNG
-report. The report sits above the study: it imports ``tunetrack.study``, never the
-reverse, and its libraries (plotly, matplotlib, scikit-learn) load on first use.
+display inline, with a static PNG of the same data beside the interactive figure, so a
+notebook reads on GitHub and in exported HTML too), ``importance`` the ranking behind
+them, ``write_report`` the HTML + PNG report. The report sits above the study: it
+imports ``tunetrack.study``, never the reverse, and its libraries (plotly, matplotlib,
+scikit-learn) load on first use.
 """
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,44 +41,69 @@ DEFAULT_DIR = "tunetrack-report"
 
 def plot_parallel_coordinates(study: Study, top_k: int | None = 50) -> Any:
     """Plotly parallel coordinates of the best ``top_k`` trials (None: all)."""
-    from tunetrack.report import figures
+    from tunetrack.report import figures, png, views
 
-    return figures.parallel_coordinates(study, top_k=top_k)
+    par = views.parallel_coordinates(study, top_k=top_k)
+    fig = figures.parallel_coordinates(study, top_k=top_k)
+    return _with_png(fig, lambda path: png.parallel_coordinates(par, path))
 
 
 def plot_scatter(study: Study, params: list[str] | None = None) -> Any:
     """Each hyperparameter (or those in ``params``) against the metric."""
-    from tunetrack.report import figures
+    from tunetrack.report import data, figures, png, views
 
-    return figures.scatter(study, params=params)
+    panels = [s for s in views.scatter(study) if params is None or s.param in params]
+    integers = frozenset(a.name for a in data.param_axes(study) if a.integer)
+    best = study.best.number if study.completed else None
+    fig = figures.scatter(study, params=params)
+    return _with_png(
+        fig, lambda path: png.scatter(panels, study.metric, path, best=best, integers=integers)
+    )
 
 
 def plot_contour(study: Study, x: str | None = None, y: str | None = None) -> Any:
     """The metric over ``x`` and ``y``, or over the most important pairs."""
-    from tunetrack.report import figures
+    from tunetrack.report import data, figures, png, views
 
-    return figures.contour(study, x, y)
+    pairs = [(x, y)] if x and y else data.important_pairs(study)
+    surfaces = [s for s in (views.contour(study, a, b) for a, b in pairs) if s is not None]
+    fig = figures.contour(study, x, y)
+    return _with_png(fig, lambda path: png.contour(surfaces, study.metric, path))
 
 
 def plot_history(study: Study) -> Any:
     """Each trial's metric and the best so far."""
-    from tunetrack.report import figures
+    from tunetrack.report import data, figures, png
 
-    return figures.history(study)
+    fig = figures.history(study)
+    return _with_png(fig, lambda path: png.history(data.history(study), study.metric, path))
 
 
 def plot_importance(study: Study) -> Any:
     """The share of the metric each hyperparameter explains, as bars."""
-    from tunetrack.report import figures
+    from tunetrack.report import data, figures, png
 
-    return figures.importance(study)
+    ranking = data.importance(study)
+    fig = figures.importance(study, ranking)
+    return _with_png(fig, lambda path: png.importance(ranking, study.metric, path))
 
 
 def plot_tradeoffs(study: Study) -> Any:
     """The metric against training time and model size, with the Pareto front."""
+    from tunetrack.report import data, figures, png
+
+    costs = {cost: data.tradeoff(study, cost) for cost in data.COST_METRICS}
+    fig = figures.tradeoffs(study)
+    return _with_png(fig, lambda path: png.tradeoffs(costs, study.metric, path))
+
+
+def _with_png(fig: Any, draw: Callable[[Path], Path]) -> Any:
+    """``fig`` as a figure whose notebook output also carries the PNG ``draw`` writes."""
     from tunetrack.report import figures
 
-    return figures.tradeoffs(study)
+    with tempfile.TemporaryDirectory() as folder:
+        image = draw(Path(folder) / "figure.png").read_bytes()
+    return figures.with_image(fig, image)
 
 
 def importance(study: Study) -> pd.Series:
@@ -127,14 +156,15 @@ def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
         "parallel_coordinates": (
             "Parallel coordinates",
             figures.parallel_coordinates(study, top_k=top_k),
-            f"The best {par.shown} of {par.total} completed trials; log axes are labelled "
+            f"{figures.parallel_count(par.shown, par.total).capitalize()}; log axes are labelled "
             "in real values, missing params sit on an '(absent)' tick. Drag on an axis to "
             "filter.",
         ),
         "scatter": (
             "Each hyperparameter against the metric",
             figures.scatter(study),
-            "Log x axis where the search space is log-distributed.",
+            "Colour: trial number (colour bar); the red star is the best trial. Log x axis "
+            "where the search space is log-distributed; whole-number params have integer ticks.",
         ),
         "contour": (
             "Contours of the most important pairs",
@@ -144,14 +174,17 @@ def build_report(study: Study, out_dir: str | Path, *, top_k: int = 50) -> Path:
         "tradeoffs": (
             "Trade-offs",
             figures.tradeoffs(study),
-            "Metric against training time and model size; the red line is the Pareto front "
+            "Metric against the fit's CPU seconds (fit_cpu_seconds: steady under machine load, "
+            "unlike wall time) and model size; the red line is the Pareto front "
             "(no other trial is both better and cheaper).",
         ),
     }
     png.history(hist, metric, out / "history.png")
     png.importance(ranking, metric, out / "importance.png")
     png.parallel_coordinates(par, out / "parallel_coordinates.png")
-    png.scatter(panels, metric, out / "scatter.png")
+    integers = frozenset(a.name for a in data.param_axes(study) if a.integer)
+    best = study.best.number if study.completed else None
+    png.scatter(panels, metric, out / "scatter.png", best=best, integers=integers)
     png.contour(surfaces, metric, out / "contour.png")
     png.tradeoffs(costs, metric, out / "tradeoffs.png")
     top = data.top_trials(study, k=20)

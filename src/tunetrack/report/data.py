@@ -29,19 +29,22 @@ ABSENT_LABEL = "(absent)"
 # while a param the trial lacks is NaN, drawn below it.
 NONE_LABEL = "None"
 NONE_VALUE = math.inf
-COST_METRICS = ("fit_seconds", "model_bytes")
+# The fit is costed in CPU seconds (steady under machine load; wall seconds are not).
+COST_METRICS = ("fit_cpu_seconds", "model_bytes")
 MIN_TRIALS_FOR_IMPORTANCE = 5
 
 
 @dataclass(frozen=True)
 class Axis:
     """One hyperparameter as a plot axis: ``scale`` is ``log``, ``linear`` or ``categorical``;
-    ``nullable``: None is one of its values."""
+    ``nullable``: None is one of its values; ``integer``: every value sampled is a whole
+    number (``max_depth``), so its ticks and CSV cells are integers."""
 
     name: str
     scale: str
     categories: tuple[str, ...] = ()
     nullable: bool = False
+    integer: bool = False
 
     @property
     def log(self) -> bool:
@@ -76,7 +79,12 @@ def param_axes(study: Study) -> list[Axis]:
             nullable = leaf.nullable or any(
                 leaf.name in t.params and t.params[leaf.name] is None for t in study.trials
             )
-            axes.append(Axis(leaf.name, leaf.scale, nullable=nullable))
+            sampled = [t.params[leaf.name] for t in study.trials if leaf.name in t.params]
+            numbers = [v for v in sampled if v is not None]
+            integer = bool(numbers) and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in numbers
+            )
+            axes.append(Axis(leaf.name, leaf.scale, nullable=nullable, integer=integer))
     return axes
 
 
@@ -96,7 +104,7 @@ def trials_table(study: Study) -> pd.DataFrame:
             "value": _nan(t.value(study.metric)),
         }
         for cost in COST_METRICS:
-            row[cost] = _nan(t.value(cost))
+            row[cost] = _nan(t.fit_cost() if cost == "fit_cpu_seconds" else t.value(cost))
         for axis in axes:
             present = axis.name in t.params
             raw = t.params.get(axis.name)
@@ -220,9 +228,15 @@ def top_trials(study: Study, k: int = 10) -> pd.DataFrame:
     """The ``k`` best trials: rank, number, run id, metric, costs and hyperparameters."""
     done = completed_table(study).head(k).copy()
     for axis in param_axes(study):
-        if axis.numeric and axis.nullable:  # None as None, not as +inf
-            column = done[axis.name].astype(object)
-            done[axis.name] = column.where(column != NONE_VALUE, NONE_LABEL)
+        if not axis.numeric:
+            continue
+        column = done[axis.name]
+        if axis.integer:  # max_depth 10, not 10.0 (pandas' nullable Int64 keeps gaps)
+            whole = column.where(np.isfinite(column.astype(float)))
+            done[axis.name] = whole.astype("Int64")
+        if axis.nullable:  # None as None, not as +inf
+            shown = done[axis.name].astype(object)
+            done[axis.name] = shown.where(column != NONE_VALUE, NONE_LABEL)
     frame = done.drop(columns=["state"]).rename(columns={"value": study.metric})
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
@@ -242,7 +256,7 @@ def families(study: Study) -> pd.DataFrame:
         value = trial.value(study.metric) if trial.state == "ok" else None
         if value is not None:
             row["values"].append(value)
-            row["fit"].append(trial.metrics.get("fit_seconds", math.nan))
+            row["fit"].append(_nan(trial.fit_cost()))
             row["kb"].append(trial.metrics.get("model_bytes", math.nan) / 1024)
     table = pd.DataFrame(
         [
@@ -251,7 +265,7 @@ def families(study: Study) -> pd.DataFrame:
                 "trials": r["trials"],
                 "failed": r["failed"],
                 f"best {study.metric}": min(r["values"], default=math.nan),
-                "median fit s": float(np.median(r["fit"])) if r["fit"] else math.nan,
+                "median fit CPU s": float(np.median(r["fit"])) if r["fit"] else math.nan,
                 "median model KB": float(np.median(r["kb"])) if r["kb"] else math.nan,
             }
             for r in rows.values()
@@ -261,7 +275,7 @@ def families(study: Study) -> pd.DataFrame:
             "trials",
             "failed",
             f"best {study.metric}",
-            "median fit s",
+            "median fit CPU s",
             "median model KB",
         ],
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from tunetrack.report.figures import plural
 from tunetrack.study import Study
 
 _STYLE = """
@@ -48,7 +49,8 @@ def render(
     meta = (
         f"study run <code>{html.escape(study.run_id)}</code> in experiment "
         f"'{html.escape(study.experiment_name)}' &middot; model {html.escape(study.model)} "
-        f"&middot; {len(study.trials)} trials, {n_ok} completed, {study.n_failed} failed"
+        f"&middot; {plural(len(study.trials), 'trial')}, {n_ok} completed, "
+        f"{study.n_failed} failed"
     )
     best = ""
     if n_ok:

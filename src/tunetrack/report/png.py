@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tunetrack.report import views
+from tunetrack.report.figures import CONTOUR_NEEDS, IMPORTANCE_NEEDS, parallel_count
 
 
 def _plt() -> Any:
@@ -26,7 +27,8 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
+    # Constrained layout (set where each figure is made) keeps labels apart without
+    # tight_layout's warnings when they do not fit.
     fig.savefig(path, dpi=90)
     _plt().close(fig)
     return path
@@ -35,14 +37,15 @@ def _save(fig: Any, path: Path) -> Path:
 def parallel_coordinates(par: views.ParallelData, path: Path) -> Path:
     plt = _plt()
     n = len(par.dimensions)
-    fig, ax = plt.subplots(figsize=(max(8, 1.6 * n), 5))
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * n), 5), layout="constrained")
     norm = []
     for d in par.dimensions:
         low, high = d.range
         span = (high - low) or 1.0
         norm.append([(v - low) / span for v in d.values])
     lines = np.array(norm).T if par.shown else np.zeros((0, n))
-    colors = plt.get_cmap("viridis_r")(_unit(par.color))
+    c_low, c_high, clipped = views.color_limits(par.color)
+    colors = plt.get_cmap("viridis_r")(_unit(par.color, c_low, c_high))
     for row, color in zip(lines, colors, strict=False):
         ax.plot(range(n), row, color=color, alpha=0.6, linewidth=1)
     for i, d in enumerate(par.dimensions):
@@ -51,36 +54,82 @@ def parallel_coordinates(par: views.ParallelData, path: Path) -> Path:
         span = (high - low) or 1.0
         for tv, tt in zip(d.tickvals, d.ticktext, strict=True):
             ax.text(i + 0.03, (tv - low) / span, tt, fontsize=7, va="center")
-    ax.set_xticks(range(n), [f"{d.label} (log)" if d.log else d.label for d in par.dimensions])
+    labels = [f"{d.label} (log)" if d.log else d.label for d in par.dimensions]
+    ax.set_xticks(range(n), labels, rotation=20, ha="right", fontsize=8)
     ax.set_yticks([])
-    ax.set_title(f"Parallel coordinates: best {par.shown} of {par.total} completed trials")
+    ax.set_ylim(-0.08, 1.08)  # every tick label inside the axes
+    title = f"Parallel coordinates: {parallel_count(par.shown, par.total)}"
+    if clipped:
+        title += f" (colour clipped at {c_high:.4g}: {clipped} above)"
+    ax.set_title(title)
+    if c_high > c_low:  # one value has no scale to show
+        bar = plt.cm.ScalarMappable(cmap="viridis_r", norm=plt.Normalize(c_low, c_high))
+        fig.colorbar(bar, ax=ax, label=par.metric, shrink=0.8)
     return _save(fig, path)
 
 
-def scatter(panels: list[views.ScatterData], metric: str, path: Path) -> Path:
+def scatter(
+    panels: list[views.ScatterData],
+    metric: str,
+    path: Path,
+    *,
+    best: int | None = None,
+    integers: frozenset[str] = frozenset(),
+) -> Path:
+    """Each param against the metric, coloured by trial number (colour bar), the ``best``
+    trial starred; params in ``integers`` get whole-number ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
     plt = _plt()
+    n_max = max((n for p in panels for n in p.numbers), default=1)
+    dots = None
     cols = min(3, max(len(panels), 1))
     rows = max(1, math.ceil(len(panels) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False, layout="constrained"
+    )
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, panel in zip(axes.flat, panels, strict=False):
         if panel.scale == "categorical":
             codes = {c: i for i, c in enumerate(dict.fromkeys([*panel.categories, *panel.x]))}
-            ax.scatter([codes[v] for v in panel.x], panel.y, s=10, alpha=0.7)
+            dots = ax.scatter(
+                [codes[v] for v in panel.x], panel.y, s=14, c=panel.numbers, cmap="viridis",
+                vmin=0, vmax=n_max,
+            )  # fmt: skip
             ax.set_xticks(list(codes.values()), list(codes), fontsize=7, rotation=10)
         else:
-            ax.scatter(panel.x, panel.y, s=10, alpha=0.7)
+            dots = ax.scatter(
+                panel.x, panel.y, s=14, c=panel.numbers, cmap="viridis", vmin=0, vmax=n_max
+            )
             if panel.scale == "log":
                 ax.set_xscale("log")
+                ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            elif panel.param in integers:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if best is not None and best in panel.numbers:
+            at = panel.numbers.index(best)
+            bx = codes[panel.x[at]] if panel.scale == "categorical" else panel.x[at]
+            ax.scatter([bx], [panel.y[at]], marker="*", s=160, color="red",
+                       edgecolors="black", zorder=3, label=f"best (trial {best})")  # fmt: skip
+            ax.legend(fontsize=7, loc="best")
         ax.set_xlabel(panel.param)
         ax.set_ylabel(metric)
+    if dots is not None:
+        fig.colorbar(dots, ax=axes, label="trial", shrink=0.8)
+    if not panels:
+        axes.flat[0].set_visible(True)
+        _say(axes.flat[0], "Scatter plots need at least 1 completed trial.")
     return _save(fig, path)
 
 
 def contour(surfaces: list[views.ContourData], metric: str, path: Path) -> Path:
     plt = _plt()
-    fig, axes = plt.subplots(1, max(len(surfaces), 1), figsize=(5 * max(len(surfaces), 1), 4))
+    fig, axes = plt.subplots(
+        1, max(len(surfaces), 1), figsize=(5 * max(len(surfaces), 1), 4), layout="constrained"
+    )
     axes = np.atleast_1d(axes)
     for ax, s in zip(axes, surfaces, strict=False):
         z = np.array([[np.nan if v is None else v for v in row] for row in s.z])
@@ -92,13 +141,13 @@ def contour(surfaces: list[views.ContourData], metric: str, path: Path) -> Path:
         ax.set_ylabel(s.y)
         fig.colorbar(filled, ax=ax, label=metric)
     if not surfaces:
-        axes[0].set_title("not enough completed trials for a contour")
+        _say(axes[0], CONTOUR_NEEDS)
     return _save(fig, path)
 
 
 def history(frame: pd.DataFrame, metric: str, path: Path) -> Path:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     ok = frame[frame["state"] == "ok"]
     ax.scatter(ok["number"], ok["value"], s=10, label="trial")
     ax.step(frame["number"], frame["best_so_far"], where="post", color="firebrick", label="best")
@@ -117,8 +166,10 @@ def history(frame: pd.DataFrame, metric: str, path: Path) -> Path:
 
 def importance(ranking: pd.Series, metric: str, path: Path) -> Path:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(ranking), 2) + 1.2))
+    fig, ax = plt.subplots(figsize=(7, 0.5 * max(len(ranking), 2) + 1.2), layout="constrained")
     ax.barh(list(ranking.index[::-1]), list(ranking.values[::-1]))
+    if ranking.empty:
+        _say(ax, IMPORTANCE_NEEDS)
     ax.set_xlabel(f"share of {metric} explained")
     ax.set_title("Hyperparameter importance (permutation, RF surrogate)")
     return _save(fig, path)
@@ -126,7 +177,9 @@ def importance(ranking: pd.Series, metric: str, path: Path) -> Path:
 
 def tradeoffs(frames: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     plt = _plt()
-    fig, axes = plt.subplots(1, len(frames), figsize=(5 * len(frames), 4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(frames), figsize=(5 * len(frames), 4), squeeze=False, layout="constrained"
+    )
     for ax, (cost, frame) in zip(axes.flat, frames.items(), strict=True):
         ax.scatter(frame["cost"], frame["value"], s=8, color="lightsteelblue", label="trials")
         front = frame[frame["pareto"]]
@@ -138,8 +191,14 @@ def tradeoffs(frames: dict[str, pd.DataFrame], metric: str, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _unit(values: tuple[float, ...]) -> np.ndarray:
+def _say(ax: Any, sentence: str) -> None:
+    """An empty panel says what it needs instead of drawing nothing."""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, sentence, ha="center", va="center", wrap=True, transform=ax.transAxes)
+
+
+def _unit(values: tuple[float, ...], low: float, high: float) -> np.ndarray:
     arr = np.asarray(values, dtype=float)
-    if not len(arr) or np.ptp(arr) == 0:
+    if not len(arr) or high <= low:
         return np.zeros(len(arr))
-    return (arr - arr.min()) / np.ptp(arr)
+    return np.clip((arr - low) / (high - low), 0.0, 1.0)

@@ -234,5 +234,21 @@ def contour(study: Study, x: str, y: str, *, grid: int = 40) -> ContourData | No
     )
 
 
+def color_limits(values: tuple[float, ...] | list[float]) -> tuple[float, float, int]:
+    """The metric range a colour scale spans, and how many values lie above it: one
+    far-off trial would make every other line one colour, so values beyond 3
+    interquartile ranges above the upper quartile are clipped to the scale's top."""
+    finite = np.array([v for v in values if math.isfinite(v)], dtype=float)
+    if not len(finite):
+        return 0.0, 1.0, 0
+    low, high = float(finite.min()), float(finite.max())
+    if len(finite) >= 4:
+        q1, q3 = np.percentile(finite, [25, 75])
+        top = float(q3 + 3 * (q3 - q1))
+        if q3 > q1 and high > top:
+            return low, top, int((finite > top).sum())
+    return low, high, 0
+
+
 def _fmt(value: float) -> str:
     return f"{value:.3g}"

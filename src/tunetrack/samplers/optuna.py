@@ -45,6 +45,13 @@ from tunetrack.space.distributions import Categorical, Float, Int, Normal, from_
 from tunetrack.space.points import NO_MATCH, SpaceShape, match_point
 from tunetrack.space.ranges import check_draws
 
+# Optuna imports tqdm.auto, which in a Jupyter kernel without ipywidgets warns "IProgress
+# not found" though tunetrack never draws a tqdm bar: imported here (this module loads only
+# for the optuna engine) with that one warning silenced. Not installed: require() says so.
+with warnings.catch_warnings(), contextlib.suppress(ImportError):
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    import optuna  # noqa: F401
+
 _OPTUNA_ALGORITHMS = ALGORITHMS["optuna"]
 
 

@@ -4,7 +4,7 @@ Policies (lexicographic objectives with a tolerance, the FLAML idea):
 - ``best``: the lowest metric.
 - ``smallest-within``: among trials within ``tolerance`` (relative) of the best metric,
   the smallest model, then the fastest to fit.
-- ``pareto``: the Pareto front over (metric, fit_seconds, model_bytes); among its members
+- ``pareto``: the Pareto front over (metric, fit_cpu_seconds, model_bytes); among its members
   within the tolerance, the most balanced one: the lowest geometric mean of each
   objective's ratio to that set's minimum.
 
@@ -32,7 +32,8 @@ from tunetrack.study import Study, TrialRecord
 POLICIES = ("best", "pareto", "smallest-within")
 PICKED = "picked"  # the Selection.policy of a trial the user named
 DEFAULT_TOLERANCE = 0.01
-COST_METRICS = ("fit_seconds", "model_bytes")
+# The fit is costed in CPU seconds: wall seconds grow with whatever else the machine runs.
+COST_METRICS = ("fit_cpu_seconds", "model_bytes")
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Candidate:
 
     trial: TrialRecord
     value: float
-    fit_seconds: float
+    fit_cpu_seconds: float
     model_bytes: float
     gap: float  # relative distance to the best metric
     within: bool
@@ -74,7 +75,7 @@ class Selection:
         pool = [c for c in self.candidates if c.within]
         if self.policy == "smallest-within":
             first = sorted(
-                pool, key=lambda c: (c.model_bytes, c.fit_seconds, c.value, c.trial.number)
+                pool, key=lambda c: (c.model_bytes, c.fit_cpu_seconds, c.value, c.trial.number)
             )
         elif self.policy == "pareto":
             front = [c for c in pool if c.on_front]
@@ -99,7 +100,7 @@ class Selection:
                 **({"family": c.trial.params.get(FAMILY_KEY)} if across else {}),
                 self.metric: c.value,
                 "gap_pct": 100 * c.gap,
-                "fit_seconds": c.fit_seconds,
+                "fit_cpu_seconds": c.fit_cpu_seconds,
                 "model_bytes": c.model_bytes,
                 "within_tolerance": c.within,
                 "pareto": c.on_front,
@@ -154,7 +155,7 @@ def choose(
                 Candidate(
                     trial=t,
                     value=p[0],
-                    fit_seconds=p[1],
+                    fit_cpu_seconds=p[1],
                     model_bytes=p[2],
                     gap=(p[0] - best_value) / abs(best_value) if best_value else 0.0,
                     within=p[0] <= limit,
@@ -177,7 +178,9 @@ def choose(
         chosen = candidates[0]
         reason = f"lowest {metric}"
     elif policy == "smallest-within":
-        chosen = min(within, key=lambda c: (c.model_bytes, c.fit_seconds, c.value, c.trial.number))
+        chosen = min(
+            within, key=lambda c: (c.model_bytes, c.fit_cpu_seconds, c.value, c.trial.number)
+        )
         reason = (
             f"smallest model among the {len(within)} trial(s) within {pct} of the best "
             f"{metric} {best_value:.6g}, then fastest to fit"
@@ -187,7 +190,7 @@ def choose(
         chosen = min(pool, key=lambda c: (_balance(c, pool), c.value, c.trial.number))
         reason = (
             f"most balanced of the {len(pool)} Pareto-optimal trial(s) (over {metric}, "
-            f"fit_seconds, model_bytes) within {pct} of the best {metric} {best_value:.6g}"
+            f"fit_cpu_seconds, model_bytes) within {pct} of the best {metric} {best_value:.6g}"
         )
     return Selection(policy, float(tolerance), metric, chosen.trial, candidates, reason)
 
@@ -221,14 +224,14 @@ def _named_trial(study: Study, number: int | None, run_id: str | None) -> TrialR
 
 
 def _cost(trial: TrialRecord, name: str) -> float:
-    value = trial.value(name)
+    value = trial.fit_cost() if name == "fit_cpu_seconds" else trial.value(name)
     return math.inf if value is None else value  # unknown cost never wins
 
 
 def _balance(candidate: Candidate, pool: Sequence[Candidate]) -> float:
     """Geometric mean of each objective's ratio to the pool's minimum (1.0 = best at all)."""
     total = 0.0
-    for attr in ("value", "fit_seconds", "model_bytes"):
+    for attr in ("value", "fit_cpu_seconds", "model_bytes"):
         low = min(getattr(c, attr) for c in pool)
         mine = getattr(candidate, attr)
         if math.isinf(mine):

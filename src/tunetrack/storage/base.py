@@ -81,7 +81,8 @@ class TrialWrite:
     ``params`` is the typed truth (stored as JSON in a tag); ``ui_params`` what MLflow's
     params show (every leaf of the space). ``curve`` holds (round, validation loss)
     points (``schema.curve_points``), stored as metric history under
-    ``schema.CURVE_METRIC``.
+    ``schema.CURVE_METRIC``. A pruned trial's scores are stored as ``<metric>_at_prune``
+    at the round in its ``schema.TAG_PRUNED_AT`` tag (``schema.stored_metrics``).
     """
 
     state: TrialState
@@ -228,6 +229,10 @@ class StudyStorage(ABC):
     def curve(self, run_id: str) -> list[tuple[int, float]]:
         """A trial's stored validation curve: (round, loss) points by round; empty when
         none."""
+
+    def mark_experiment_kind(self, experiment_id: str) -> None:  # noqa: B027 (optional)
+        """Tag the experiment as model training for MLflow's UI; a store without a UI
+        has nothing to do."""
 
     def ui_url(self, host: str, port: int, experiment_id: str) -> str:
         # The runs table itself: MLflow 3's bare experiment link opens a GenAI overview.

@@ -103,7 +103,9 @@ class InMemoryStorage(StudyStorage):
             **record.tags,
             schema.TAG_NOTE: schema.study_note(record.model, record.engine),
         }
-        run = self._new_run(experiment_id, _now_ms(), tags)
+        start_ms = _now_ms()
+        tags[schema.TAG_RUN_NAME] = schema.study_run_name(record.model, start_ms)
+        run = self._new_run(experiment_id, start_ms, tags)
         params = dict(record.params)
         params.update({f"data.{d.role}_sha256": d.sha256 for d in record.datasets})
         run.params = {k: schema.param_text(v) for k, v in params.items()}
@@ -133,7 +135,11 @@ class InMemoryStorage(StudyStorage):
             run.tags[schema.TAG_ERROR] = write.error
         run.tags.update(write.tags)
         run.params.update({k: schema.param_text(v) for k, v in write.ui_params.items()})
-        run.metrics.update({k: _stored(v) for k, v in write.metrics.items()})
+        pruned = write.tags.get(schema.TAG_PRUNED_AT)
+        stored = schema.stored_metrics(
+            write.state, write.metrics, int(pruned) if pruned is not None else None
+        )
+        run.metrics.update({name: _stored(value) for name, value, _ in stored})
         run.curve = sorted((int(step), _stored(v)) for step, v in write.curve)
         if run.curve:
             run.metrics[schema.CURVE_METRIC] = run.curve[-1][1]

@@ -105,6 +105,8 @@ class MlflowStorage(StudyStorage):
                     f"experiment {name!r} is deleted; restore it in the MLflow UI or pick "
                     "another --experiment"
                 )
+            if create and schema.TAG_EXPERIMENT_KIND not in experiment.tags:
+                self.mark_experiment_kind(experiment.experiment_id)
             return experiment.experiment_id
         if not create:
             raise TrackingError(
@@ -112,13 +114,26 @@ class MlflowStorage(StudyStorage):
                 "run `tunetrack tune` first or pass --experiment"
             )
         try:
-            return self._client.create_experiment(name, artifact_location=self._artifact_root(name))
+            return self._client.create_experiment(
+                name,
+                artifact_location=self._artifact_root(name),
+                tags={schema.TAG_EXPERIMENT_KIND: schema.EXPERIMENT_KIND},
+            )
         except MlflowException:
             # Another study created it a moment ago: use theirs.
             experiment = self._client.get_experiment_by_name(name)
             if experiment is None:
                 raise
             return experiment.experiment_id
+
+    def mark_experiment_kind(self, experiment_id: str) -> None:
+        """Tag the experiment as model training (``schema.EXPERIMENT_KIND``) unless it
+        already has a kind, so MLflow's UI opens its runs table, not a GenAI layout."""
+        experiment = self._client.get_experiment(experiment_id)
+        if schema.TAG_EXPERIMENT_KIND not in experiment.tags:
+            self._client.set_experiment_tag(
+                experiment_id, schema.TAG_EXPERIMENT_KIND, schema.EXPERIMENT_KIND
+            )
 
     def _artifact_root(self, experiment: str) -> str | None:
         """Keep artifacts beside a local SQLite file instead of wherever the shell stood."""
@@ -137,8 +152,11 @@ class MlflowStorage(StudyStorage):
         from mlflow.entities import Param, RunTag
         from mlflow.exceptions import MlflowException
 
+        start_ms = _now_ms()
         run = self._client.create_run(
             experiment_id,
+            start_time=start_ms,
+            run_name=schema.study_run_name(record.model, start_ms),
             tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_STUDY,
                   schema.TAG_MODEL: record.model, **record.tags},
         )  # fmt: skip
@@ -210,7 +228,11 @@ class MlflowStorage(StudyStorage):
             **({schema.TAG_ERROR: write.error} if write.error else {}),
             **write.tags,
         }
-        metrics = [Metric(k, float(v), end_ms, 0) for k, v in write.metrics.items()]
+        pruned_at = _int_or_none(write.tags.get(schema.TAG_PRUNED_AT))
+        metrics = [
+            Metric(name, value, end_ms, step)
+            for name, value, step in schema.stored_metrics(write.state, write.metrics, pruned_at)
+        ]
         metrics += [
             Metric(schema.CURVE_METRIC, float(value), end_ms, step) for step, value in write.curve
         ]
@@ -393,6 +415,10 @@ def _run_data(run: Any) -> RunData:
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
     )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    return int(text) if text is not None else None
 
 
 def _now_ms() -> int:

@@ -35,6 +35,11 @@ TAG_PARENT = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"
 TAG_NOTE = "mlflow.note.content"
 
+# MLflow 3's UI opens an experiment by its kind: without one it guesses a GenAI layout.
+# Tuning is model training, so every experiment tunetrack writes to says so.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
 ROLE_STUDY = "study"
 ROLE_TRIAL = "trial"
 CONFIG_ARTIFACT = "tunetrack/config.json"
@@ -83,11 +88,54 @@ ABSENT_TEXT = "(absent)"
 NONE_TEXT = "None"
 
 
+# A pruned trial's scores are losses at the round it stopped, not results: stored under
+# the metric's name plus this suffix (``rmse_at_prune``, step = that round), so MLflow's
+# charts of ``rmse`` show completed trials only. Costs keep their names.
+AT_PRUNE = "_at_prune"
+COST_METRICS = frozenset(
+    {"fit_seconds", "fit_cpu_seconds", "model_bytes", "rounds", "best_iteration"}
+)
+
+
+def stored_metrics(
+    state: str, metrics: Mapping[str, float], pruned_at: int | None
+) -> list[tuple[str, float, int]]:
+    """A trial's metrics as (name, value, step) to store: step 0, except that a pruned
+    trial's scores are renamed ``<name>_at_prune`` at step ``pruned_at``."""
+    if state != TrialState.PRUNED:
+        return [(k, float(v), 0) for k, v in metrics.items()]
+    step = pruned_at or 0
+    return [
+        (k, float(v), 0) if k in COST_METRICS else (k + AT_PRUNE, float(v), step)
+        for k, v in metrics.items()
+    ]
+
+
+def read_metrics(state: str, stored: Mapping[str, float]) -> dict[str, float]:
+    """A stored trial's metrics under the names tunetrack uses in memory (the inverse of
+    ``stored_metrics``): a pruned trial's ``rmse_at_prune`` reads as its ``rmse``, which
+    its state marks as partial. The curve metric is left out."""
+    out = {k: v for k, v in stored.items() if k != CURVE_METRIC}
+    if state == TrialState.PRUNED:
+        for name in [k for k in out if k.endswith(AT_PRUNE)]:
+            out[name.removesuffix(AT_PRUNE)] = out.pop(name)
+    return out
+
+
 def curve_points(curve: Sequence[float]) -> list[tuple[int, float]]:
     """The (round, loss) points of a per-round curve that are stored: every
     ``CURVE_EVERY``-th round from round 0, and the last round."""
     last = len(curve) - 1
     return [(r, float(v)) for r, v in enumerate(curve) if r % CURVE_EVERY == 0 or r == last]
+
+
+def study_run_name(model: str, start_ms: int) -> str:
+    """The study run's name in the UI: its family and UTC start time
+    (``xgboost 2026-11-30 06:12:05 UTC``)."""
+    from datetime import UTC, datetime
+
+    start = datetime.fromtimestamp(start_ms / 1000, tz=UTC)
+    return f"{model} {start:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def trial_run_name(number: int) -> str:

@@ -28,6 +28,12 @@ class TrialRecord:
     error: str | None = None
     family: str | None = None
 
+    def fit_cost(self) -> float | None:
+        """Seconds the fit cost: its CPU time (``fit_cpu_seconds``, steady under machine
+        load), or the wall ``fit_seconds`` of a trial recorded before CPU time was."""
+        cpu = self.value("fit_cpu_seconds")
+        return cpu if cpu is not None else self.value("fit_seconds")
+
     def value(self, metric: str) -> float | None:
         """The metric, or None when the trial has none (failed) or it is NaN."""
         got = self.metrics.get(metric)
@@ -52,7 +58,7 @@ def trial_from_run(run: RunData) -> TrialRecord:
         run_id=run.run_id,
         state=state,
         params=params,
-        metrics={k: v for k, v in run.metrics.items() if k != schema.CURVE_METRIC},
+        metrics=schema.read_metrics(state, run.metrics),
         start_time=run.start_time,
         end_time=run.end_time,
         error=run.tags.get(schema.TAG_ERROR),
