@@ -34,7 +34,7 @@ from tunetrack._core import CLASSIFICATION as CLASSIFICATION
 from tunetrack._core import REGRESSION as REGRESSION
 from tunetrack._core import TASKS as TASKS
 from tunetrack._core import Task
-from tunetrack.exceptions import ConfigError
+from tunetrack.exceptions import ConfigError, DataError
 from tunetrack.space.ranges import Whole
 
 
@@ -87,6 +87,19 @@ class ModelFamily(ABC):
     data_params: frozenset[str] = frozenset()
     # How the family's docs name that training data, for the one-line refusal.
     data_label: str = "training data"
+    # Characters the family's library refuses in a feature name (checked before any write).
+    refused_name_characters: str = ""
+
+    def check_feature_names(self, names: Sequence[str]) -> None:
+        """Raise DataError naming the first feature name the library would refuse."""
+        for name in names:
+            bad = sorted({c for c in str(name) if c in self.refused_name_characters})
+            if bad:
+                raise DataError(
+                    f"column {name!r}: the {self.name} family cannot take the character(s) "
+                    f"{' '.join(bad)} in a feature name; rename the column (e.g. with "
+                    "letters, digits and _)"
+                )
 
     @abstractmethod
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:

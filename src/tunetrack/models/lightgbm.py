@@ -168,6 +168,8 @@ _THREAD_NAMES = ("num_threads", "n_jobs", "nthread")
 
 class LightGBMFamily(ModelFamily):
     name = "lightgbm"
+    # the library's own rule (it raises mid-build otherwise)
+    refused_name_characters = '",:[]{}'
     boosted = True
     model_file = "model.txt"
     whole_params = WHOLE_PARAMS

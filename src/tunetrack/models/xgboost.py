@@ -216,6 +216,8 @@ ALIASES = (
 
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+    # the library's own rule (it raises mid-build otherwise)
+    refused_name_characters = '[]<'
     boosted = True
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from tunetrack.exceptions import TrackingError, first_line
 from tunetrack.storage import schema
@@ -41,7 +42,13 @@ from tunetrack.storage.base import (
 from tunetrack.storage.datasets import dataset_fields
 from tunetrack.storage.lineage import current_lineage
 from tunetrack.storage.remote import GuardedClient, bound_http_waits, translate
-from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
+from tunetrack.storage.uris import (
+    check_experiment_name,
+    is_server,
+    probe_server,
+    resolve_tracking_uri,
+    sqlite_path,
+)
 
 
 class MlflowStorage(StudyStorage):
@@ -63,14 +70,14 @@ class MlflowStorage(StudyStorage):
             bound_http_waits()  # a dead server stops a study in bounded time, silently
         path = sqlite_path(self.location)
         if path is None:
-            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
+            self._client = GuardedClient(_client(MlflowClient, self.location), self.location)
             return
         # MLflow creates a new file's schema on first use: one process at a time, so no
         # process (a reader included) opens a file whose schema is half made.
         with _open_lock(path):
             if not path.exists() and not read_only:
                 _create_sqlite_store(path)
-            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
+            self._client = GuardedClient(_client(MlflowClient, self.location), self.location)
             self._query_store()
 
     @property
@@ -98,6 +105,7 @@ class MlflowStorage(StudyStorage):
     def experiment_id(self, name: str, *, create: bool = True) -> str:
         from mlflow.exceptions import MlflowException
 
+        check_experiment_name(name)
         experiment = self._client.get_experiment_by_name(name)
         if experiment is not None:
             if experiment.lifecycle_stage == "deleted":
@@ -125,8 +133,7 @@ class MlflowStorage(StudyStorage):
         path = sqlite_path(self.location)
         if path is None:
             return None
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
-        return (path.parent / "mlartifacts" / safe).as_uri()
+        return (path.parent / "mlartifacts" / artifact_folder(experiment)).as_uri()
 
     def experiment_name(self, experiment_id: str) -> str:
         return self._client.get_experiment(experiment_id).name
@@ -347,6 +354,31 @@ class MlflowStorage(StudyStorage):
             token = page.token
             if not token:
                 return
+
+
+def artifact_folder(experiment: str) -> str:
+    """The folder name of an experiment's artifacts under ``mlartifacts/``: the name when
+    it is a plain, safe file name, else its safe characters plus a digest of the exact
+    name, so no name escapes the folder (``..``) and no two names share one (``a/b``,
+    ``a_b``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)[:100]
+    if safe == experiment and not safe.startswith("."):
+        return safe
+    digest = hashlib.sha256(experiment.encode()).hexdigest()[:12]
+    return f"{safe.lstrip('.')}-{digest}" if safe.strip(".") else digest
+
+
+def _client(factory: Any, uri: str) -> Any:
+    """An MlflowClient for a store whose database driver may not be installed."""
+    try:
+        return factory(tracking_uri=uri)  # a database store imports its driver here
+    except ModuleNotFoundError as err:
+        scheme = urlparse(uri).scheme
+        raise TrackingError(
+            f"tracking URI {scheme}://... needs the Python database driver {err.name!r}, "
+            "which is not installed; install it (e.g. pip install psycopg2-binary for "
+            "postgresql, mysqlclient for mysql) or use sqlite:///mlflow.db"
+        ) from None
 
 
 def _create_sqlite_store(path: Path) -> None:

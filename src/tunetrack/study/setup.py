@@ -19,6 +19,7 @@ import pandas as pd
 from tunetrack import config as config_mod
 from tunetrack.config import StudyConfig
 from tunetrack.data.loaders import Table
+from tunetrack.exceptions import DataError
 from tunetrack.metrics import default_metric
 from tunetrack.models import (
     ModelFamily,
@@ -182,7 +183,13 @@ def prepare_inputs(
         family.check_settings(config.model.params, tuned[name])
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     feature_names = study_data.encoder.feature_names
+    if not feature_names:
+        raise DataError(
+            "no feature columns left to train on; list some under features.numeric, "
+            "features.categorical or features.datetime (or leave them unset to infer)"
+        )
     for family in families.values():
+        family.check_feature_names(feature_names)
         family.check_input(x_train, feature_names, "train")
         family.check_input(x_valid, feature_names, "valid")
     training = {
