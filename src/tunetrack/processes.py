@@ -10,11 +10,37 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from tunetrack.exceptions import ConfigError
+
 STOP_GRACE_S = 15
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise ConfigError unless a server could listen on ``host``:``port`` now: a port
+    out of range, an address this machine does not have, or a port already taken (the
+    server would fail after saying it is ready, or another server would answer)."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port; pass one from 1 to 65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise ConfigError(
+            f"--host {host!r} is not an address here ({err}); pass e.g. 127.0.0.1"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)  # no SO_REUSEADDR: a port in use (or lingering) is refused
+        except OSError as err:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {err.strerror}; stop what uses it or pass "
+                "another --port"
+            ) from None
 
 
 def run_foreground(command: Sequence[str], *, env: Mapping[str, str] | None = None) -> int:

@@ -124,16 +124,28 @@ def report(
     ] = None,
     top_k: Annotated[int, typer.Option(help="Trials in the parallel-coordinates view.")] = 50,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
+    ] = False,
 ) -> None:
     """Build an offline HTML report (and a PNG per figure) and log it under the study run."""
+    from tunetrack.files import atomic_folder, check_output
     from tunetrack.report import build_report
     from tunetrack.study import load_study
 
     def _run() -> tuple[Any, Path, str]:
+        if out_dir is not None:  # a bad --out fails before the study is read
+            check_output(out_dir, overwrite=overwrite, folder=True)
         loaded = load_study(study, experiment=experiment, tracking_uri=tracking_uri)
-        folder = out_dir or Path(f"tunetrack-report-{loaded.run_id[:8]}")
-        path = build_report(loaded, folder, top_k=top_k)
-        uri = loaded.log_report(path.parent)
+        folder = check_output(
+            out_dir or Path(f"tunetrack-report-{loaded.run_id[:8]}"),
+            overwrite=overwrite,
+            folder=True,
+        )
+        with atomic_folder(folder) as partial:  # no half-written report left behind
+            name = build_report(loaded, partial, top_k=top_k).name
+        path = folder / name
+        uri = loaded.log_report(folder)
         return loaded, path, uri
 
     loaded, path, uri = guarded(_run)
@@ -160,6 +172,9 @@ def ui(
         storage.check_reachable()
         return storage, storage.experiment_id(experiment or DEFAULT_EXPERIMENT, create=False)
 
+    from tunetrack.processes import check_port
+
+    guarded(check_port, host, port)  # a busy port is an error, not another server's URL
     tracker, experiment_id = guarded(_where)
     if tracker.location.startswith(("http://", "https://")):  # a server has its own UI
         out.print(f"MLflow UI: {tracker.location.rstrip('/')}/#/experiments/{experiment_id}")
@@ -386,6 +401,9 @@ def predict(
     ] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 100_000,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
 ) -> None:
     """Predict every row of INPUT with a model; one output row per input row."""
     from tunetrack.serving import predict_file
@@ -398,6 +416,7 @@ def predict(
         out_path,
         batch_rows=batch_rows,
         id_columns=id_column or (),
+        overwrite=overwrite,
     )
     rate = summary.rows / summary.seconds if summary.seconds > 0 else float("inf")
     out.print(
@@ -419,8 +438,11 @@ def serve(
     from tunetrack.serving import serve as run_server
 
     _use_tracking_uri(tracking_uri)
-    out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
-    code = guarded(run_server, model_uri, host=host, port=port)
+
+    def _ready() -> None:  # said once the port is free and the model loads
+        out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
+
+    code = guarded(run_server, model_uri, host=host, port=port, ready=_ready)
     raise typer.Exit(code)
 
 

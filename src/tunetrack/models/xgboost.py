@@ -217,7 +217,7 @@ ALIASES = (
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
     # the library's own rule (it raises mid-build otherwise)
-    refused_name_characters = '[]<'
+    refused_name_characters = "[]<"
     boosted = True
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS
