@@ -112,6 +112,8 @@ class SearchConfig:
     # that experiment's latest study; the best warm_start_top_k that fit this space.
     warm_start: str | None = None
     warm_start_top_k: int = 5
+    # Stop once this many first trials all failed the same way (null: never).
+    stop_after_failures: int | None = 3
 
 
 @dataclass(frozen=True)
@@ -493,6 +495,7 @@ def _check_ranges(config: StudyConfig) -> None:
     one_of("search.engine", search.engine, ENGINES)
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
+    _positive_or_none("search.stop_after_failures", search.stop_after_failures)
     if search.algo not in ALGORITHMS[search.engine]:
         # An algorithm of the other engine is most often a study written before the
         # default engine became optuna: name the engine that has it.

@@ -247,10 +247,12 @@ def select(
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
+    from tunetrack.selection.registry import check_names
     from tunetrack.selection.shipping import study_of_trial, study_version_changes
     from tunetrack.selection.testing import check_arguments
     from tunetrack.study import load_study
 
+    guarded(check_names, register, alias)  # before the study is even read
     guarded(
         check_arguments,
         test=test,

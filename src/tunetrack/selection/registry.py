@@ -12,11 +12,12 @@ MLflow is used through its public API only, imported inside the functions that n
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunetrack.exceptions import ModelError, first_line
+from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.predictor import Predictor
 from tunetrack.selection.flavor import TAG_POLICY, TAG_STUDY_RUN, TAG_TRIAL_RUN, fluent_store
 from tunetrack.storage.schema import TAG_ROLE
@@ -77,6 +78,39 @@ def register(
             f"cannot register model {name!r}: {first_line(err)}; check the name and alias"
         ) from None
     return str(version.version)
+
+
+# MLflow's registry rules (it checks them only when the version is being written).
+_ALIAS = re.compile(r"^[\w\-]+$")
+_VERSION_LIKE = re.compile(r"^[vV]\d+$")
+MAX_ALIAS = 255
+
+
+def check_names(name: str | None, alias: str | None) -> None:
+    """Raise ConfigError, before anything is refit or logged, for a model name or alias
+    the registry would refuse: empty, ``/`` or ``:`` in a name, a name that is not its
+    own normal path, an alias that is not letters/digits/_/-, ``latest``, ``v3``."""
+    if name is not None:
+        norm = posixpath.normpath(name)
+        if not name.strip():
+            raise ConfigError("--register needs a model name; pass --register NAME")
+        if "/" in name or ":" in name or norm != name or norm.startswith(".."):
+            raise ConfigError(
+                f"--register {name!r}: a registered model name cannot hold '/' or ':' or "
+                "be a path such as '.' or '..'; pick a plain name such as taxi-duration"
+            )
+    if alias is None:
+        return
+    if alias.lower() == "latest" or _VERSION_LIKE.match(alias):
+        raise ConfigError(
+            f"--alias {alias!r} is reserved by the registry (it means a version); "
+            "pick another, such as champion"
+        )
+    if not _ALIAS.match(alias) or len(alias) > MAX_ALIAS:
+        raise ConfigError(
+            f"--alias {alias!r}: an alias is 1-{MAX_ALIAS} letters, digits, _ or -; "
+            "pick one such as champion"
+        )
 
 
 # -- a logged or registered model: load it, say where it came from, log its evaluation --

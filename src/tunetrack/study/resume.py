@@ -27,6 +27,7 @@ RESUMABLE_CHANGES = {
     "search.timeout",
     "search.trial_timeout",
     "search.no_progress_evals",
+    "search.stop_after_failures",
     "search.loss_threshold",
     "search.pruning",  # how much a trial may cost, not what it means; also lets studies
     # started before the key existed resume

@@ -220,6 +220,11 @@ def run_study(
         raise claim.lost_error()
     if run_trials and not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
+        if study.stop_reason == "same_failure":
+            raise StudyFailedError(
+                f"the first {len(study.trials)} trials all failed the same way, so the study "
+                f"stopped early (search.stop_after_failures; study run {study_run_id}): {first}"
+            )
         raise StudyFailedError(
             f"every trial failed (study run {study_run_id}); the first said: {first}"
         )
