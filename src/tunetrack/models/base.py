@@ -90,6 +90,31 @@ class ModelFamily(ABC):
     # Characters the family's library refuses in a feature name (checked before any write).
     refused_name_characters: str = ""
 
+    # Objectives (model.params.objective, or a space's choice of them) per task kind: a
+    # classification objective on a regression target (or the reverse) trains silently
+    # wrong or fails each trial, so it is refused before any write. Empty: no objective.
+    classification_objectives: frozenset[str] = frozenset()
+
+    def check_objective(
+        self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]], task: Task
+    ) -> None:
+        """Raise ConfigError for an objective of the other task (``task``: the study's)."""
+        if not self.classification_objectives:
+            return
+        for objective in (fixed.get("objective"), *tuned.get("objective", ())):
+            if not isinstance(objective, str):
+                continue
+            kind = objective.split(":", 1)[0] if ":" in objective else objective
+            names = {objective.lower(), kind.lower()}
+            classifying = bool(names & self.classification_objectives)
+            if classifying != task.is_classification:
+                wanted = "classification" if classifying else "regression"
+                raise ConfigError(
+                    f"objective {objective!r} is a {wanted} objective, but the study is "
+                    f"{task.kind}; remove model.params.objective (the task sets it) or "
+                    "pick one of its own task"
+                )
+
     def check_feature_names(self, names: Sequence[str]) -> None:
         """Raise DataError naming the first feature name the library would refuse."""
         for name in names:

@@ -181,6 +181,7 @@ def prepare_inputs(
     for name, family in families.items():
         family.check_param_names(config.model.params, where="model.params")
         family.check_settings(config.model.params, tuned[name])
+        family.check_objective(config.model.params, tuned[name], study_data.task)
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     feature_names = study_data.encoder.feature_names
     if not feature_names:
