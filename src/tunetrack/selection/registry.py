@@ -94,7 +94,13 @@ def check_names(name: str | None, alias: str | None) -> None:
         norm = posixpath.normpath(name)
         if not name.strip():
             raise ConfigError("--register needs a model name; pass --register NAME")
-        if "/" in name or ":" in name or norm != name or norm.startswith(".."):
+        if (
+            "/" in name
+            or ":" in name
+            or norm != name
+            or norm in (".", "..")
+            or norm.startswith("../")
+        ):
             raise ConfigError(
                 f"--register {name!r}: a registered model name cannot hold '/' or ':' or "
                 "be a path such as '.' or '..'; pick a plain name such as taxi-duration"
