@@ -30,8 +30,14 @@ _SHOWN_COLUMNS = 8
 
 def load_model(model_uri: str) -> Any:
     """``mlflow.pyfunc.load_model`` with a one-line error naming the URI and the fix."""
+    return _load(model_uri)[0]
+
+
+def _load(model_uri: str) -> tuple[Any, Path]:
+    """The model loaded from a private copy, and that copy's folder (see ``load_copy``)."""
     import mlflow
 
+    from tunetrack.selection.flavor import load_copy
     from tunetrack.storage.remote import bound_http_waits, translate
     from tunetrack.storage.uris import is_server, probe_server
 
@@ -40,7 +46,7 @@ def load_model(model_uri: str) -> Any:
         bound_http_waits()  # a dead server is one line in seconds, not minutes of retries
         probe_server(tracking_uri)
     try:
-        return mlflow.pyfunc.load_model(model_uri)
+        return load_copy(model_uri)  # a copy: loading never writes to the store
     except Exception as err:  # MlflowException, OSError, bad URIs of every kind
         mapped = translate(err, tracking_uri) if is_server(tracking_uri) else None
         if mapped is not None:
@@ -257,14 +263,19 @@ def serve(
     """Check the port is free and the model loads (ConfigError, ModelError), call
     ``ready``, then run MLflow's scoring server until it stops; returns its exit code."""
     check_port(host, port)
-    load_model(model_uri)  # a bad URI is a one-line error, not a server that dies later
+    # A bad URI is a one-line error, not a server that dies later; the server serves the
+    # very copy checked here (MLflow would otherwise write into a local store to load it).
+    model, local = _load(model_uri)
     # MLflow execs `uvicorn` by name: find it beside this interpreter even when the
     # virtual environment is not activated (e.g. `.venv/bin/tunetrack serve ...`).
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if ready is not None:
         ready()
-    return run_foreground(serve_command(model_uri, host, port), env=env)
+    try:
+        return run_foreground(serve_command(str(local), host, port), env=env)
+    finally:
+        del model  # its copy goes with it
 
 
 def _stem(path: Path) -> str:

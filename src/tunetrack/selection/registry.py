@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 
 from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.predictor import Predictor
-from tunetrack.selection.flavor import TAG_POLICY, TAG_STUDY_RUN, TAG_TRIAL_RUN, fluent_store
+from tunetrack.selection.flavor import (
+    TAG_POLICY,
+    TAG_STUDY_RUN,
+    TAG_TRIAL_RUN,
+    fluent_store,
+    load_copy,
+)
 from tunetrack.storage.schema import TAG_ROLE
 from tunetrack.storage.uris import resolve_tracking_uri
 from tunetrack.study import Study, TrialRecord
@@ -150,11 +156,9 @@ class ModelSource:
 def load_predictor(model_uri: str, tracking_uri: str | None = None) -> Predictor:
     """The tunetrack predictor (recipe, encoder, model) inside a logged model. Raises
     ModelError for a URI that does not load, or loads a model tunetrack did not log."""
-    import mlflow
-
     with fluent_store(resolve_tracking_uri(tracking_uri, writing=False)):
         try:
-            model = mlflow.pyfunc.load_model(model_uri)
+            model, _ = load_copy(model_uri)  # a copy: loading never writes to the store
         except Exception as err:  # MlflowException, OSError, bad URIs of every kind
             reason = " ".join(str(err).split())[:300] or type(err).__name__
             raise ModelError(f"cannot load model {model_uri!r}: {reason}; {_URI_HELP}") from None
