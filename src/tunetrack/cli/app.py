@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from tunetrack.exceptions import ConfigError, StudyInterrupted, TunetrackError, first_line
+from tunetrack.exceptions import (
+    ConfigError,
+    SetupInterrupted,
+    StudyInterrupted,
+    TunetrackError,
+    first_line,
+)
 
 # The libraries whose errors come from what a user gave (a file, a name, a URI, a value),
 # matched by module so the CLI imports none of them: such an error exits 2 like ours.
@@ -49,6 +55,7 @@ def _main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     state["debug"] = debug
+    state["left"] = "nothing was written"  # until a command says otherwise
     # MLflow narrates at INFO (schema migrations, model validation); the CLI says what matters.
     # (setdefault: a user who asks for MLflow's logs still gets them).
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -74,6 +81,9 @@ def guarded(fn: Any, *args: Any, **kwargs: Any) -> Any:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         err.print(f"resume with: {resume_command(stranded)}", highlight=False, soft_wrap=True)
         raise typer.Exit(error.exit_code) from None
+    except SetupInterrupted as stopped:
+        err.print(str(stopped), highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     except StudyInterrupted as stopped:
         err.print(f"interrupted: {stopped}", highlight=False, soft_wrap=True)
         resume_with = resume_command(stopped.study_run_id)

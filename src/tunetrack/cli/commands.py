@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse
+from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse, state
 from tunetrack.cli.render import print_promotion, print_selection, print_summary, print_tested
 
 
@@ -133,6 +133,12 @@ def report(
     from tunetrack.report import build_report
     from tunetrack.study import load_study
 
+    signal.signal(signal.SIGTERM, interrupt)
+    state["left"] = (
+        "no report folder was written (it appears only when whole); a report being "
+        "logged to the study may be partial there: run report again"
+    )
+
     def _run() -> tuple[Any, Path, str]:
         if out_dir is not None:  # a bad --out fails before the study is read
             check_output(out_dir, overwrite=overwrite, folder=True)
@@ -252,6 +258,11 @@ def select(
     from tunetrack.selection.testing import check_arguments
     from tunetrack.study import load_study
 
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` cleans up as Ctrl-C does
+    state["left"] = (
+        "a model run cut short was removed with its unfinished model; a model version "
+        "registered before the interrupt stays in the registry"
+    )
     guarded(check_names, register, alias)  # before the study is even read
     guarded(
         check_arguments,
@@ -410,6 +421,8 @@ def predict(
     """Predict every row of INPUT with a model; one output row per input row."""
     from tunetrack.serving import predict_file
 
+    signal.signal(signal.SIGTERM, interrupt)
+    state["left"] = "no output was written (it appears only when every row is predicted)"
     _use_tracking_uri(tracking_uri)
     summary = guarded(
         predict_file,

@@ -122,9 +122,16 @@ def model_run(
         try:
             yield run.info.run_id
         except BaseException:
-            # The run is ended first so leaving the `with` does not touch a deleted run.
+            # The run is ended first so leaving the `with` does not touch a deleted run;
+            # a model it began logging (left PENDING, without files) goes with it.
             mlflow.end_run("FAILED")
-            MlflowClient(study.tracking_uri).delete_run(run.info.run_id)
+            client = MlflowClient(study.tracking_uri)
+            for model in client.search_logged_models(
+                experiment_ids=[study.experiment_id],
+                filter_string=f"source_run_id = '{run.info.run_id}'",
+            ):
+                client.delete_logged_model(model.model_id)
+            client.delete_run(run.info.run_id)
             raise
 
 

@@ -21,12 +21,12 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tunetrack.exceptions import TrackingError, first_line
+from tunetrack.exceptions import SetupInterrupted, TrackingError, first_line
 from tunetrack.storage import schema
 from tunetrack.storage.base import (
     DatasetRecord,
@@ -144,9 +144,11 @@ class MlflowStorage(StudyStorage):
         from mlflow.entities import Param, RunTag
         from mlflow.exceptions import MlflowException
 
+        # Created as a set-up and made a study by its last write: a process killed in
+        # between leaves a run no reader takes for a study (discard_setups removes it).
         run = self._client.create_run(
             experiment_id,
-            tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_STUDY,
+            tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_SETUP,
                   schema.TAG_MODEL: record.model, **record.tags},
         )  # fmt: skip
         run_id = run.info.run_id
@@ -168,11 +170,17 @@ class MlflowStorage(StudyStorage):
                 # MLflow inserts a dataset row only if it is new, which races when two
                 # studies start on the same data at once; the second try finds it.
                 self._log_datasets(run_id, record.datasets)
-        except Exception as err:
+            self._client.set_tag(run_id, schema.TAG_ROLE, schema.ROLE_STUDY)
+        except BaseException as err:
             # A study that could not record its set-up would be unreadable: remove it
-            # (when the store still answers; else it stays RUNNING without its config).
-            with contextlib.suppress(Exception):
+            # (when the store still answers, and unless a second Ctrl-C stops that too;
+            # else it stays a set-up that readers skip and discard_setups removes).
+            removed = False
+            with contextlib.suppress(Exception, KeyboardInterrupt):
                 self._client.delete_run(run_id)
+                removed = True
+            if isinstance(err, KeyboardInterrupt):
+                raise SetupInterrupted(run_id, removed=removed) from None
             if isinstance(err, OSError):
                 raise TrackingError(
                     f"cannot write the study's artifacts to {run.info.artifact_uri}: "
@@ -180,6 +188,18 @@ class MlflowStorage(StudyStorage):
                 ) from None
             raise
         return run_id
+
+    def discard_setups(self, experiment_id: str, is_dead: Callable[[RunData], bool]) -> list[str]:
+        runs = self._client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{schema.TAG_ROLE}` = '{schema.ROLE_SETUP}'",
+            max_results=100,
+        )
+        gone = [_run_data(r) for r in runs]
+        gone = [r for r in gone if is_dead(r)]
+        for run in gone:
+            self._client.delete_run(run.run_id)
+        return [r.run_id for r in gone]
 
     def _log_datasets(self, run_id: str, datasets: Sequence[DatasetRecord]) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag

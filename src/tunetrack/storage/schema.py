@@ -36,6 +36,8 @@ TAG_RUN_NAME = "mlflow.runName"
 TAG_NOTE = "mlflow.note.content"
 
 ROLE_STUDY = "study"
+# A study run whose set-up is still being written: readers skip it (see create_study).
+ROLE_SETUP = "study-setup"
 ROLE_TRIAL = "trial"
 CONFIG_ARTIFACT = "tunetrack/config.json"
 SPACE_ARTIFACT = "tunetrack/search_space.json"
