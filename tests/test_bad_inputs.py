@@ -580,6 +580,7 @@ def test_predict_overwrite_replaces_whole(tmp_path: Path, shipped: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.slow  # builds a whole report (over 5 s on a busy machine)
 def test_report_overwrite_swaps_the_folder_whole(tmp_path: Path, shipped: Path) -> None:
     result = CliRunner().invoke(app, ["report", "--out", "report", "--overwrite"])
     assert result.exit_code == 0, result.output

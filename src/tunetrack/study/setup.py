@@ -160,6 +160,8 @@ def prepare_inputs(
     encoding = config.features.encoding
     default_spec = default_space_for(names, task, encoding)
     space_spec = config.space if config.space is not None else default_spec
+    if config.space is not None and config.data.task == "auto" and task.is_classification:
+        space_spec = _without_regression_objective(space_spec, names, encoding)
     build_space(space_spec)  # raises SearchSpaceError for a space that cannot be sampled
     described = json_roundtrip(describe_space(space_spec))
     # A family's start points belong to its own default space: in any other space (even
@@ -212,6 +214,21 @@ def prepare_inputs(
     ]
     metric = config.search.metric or default_metric(task)
     return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+
+
+def _without_regression_objective(
+    space: Mapping[str, Any], names: Sequence[str], encoding: str
+) -> Mapping[str, Any]:
+    """``space`` without the regression default's objective constant.
+
+    With the task left to the data, ``--set space.x`` edits the regression default space
+    (the task is not known yet), whose objective constant would then train a classifier
+    with a regression loss; the task sets the objective instead."""
+    regression = default_space_for(names, "regression", encoding)
+    objective = regression.get("objective")
+    if objective is None or space.get("objective") != objective:
+        return space
+    return {k: v for k, v in space.items() if k != "objective"}
 
 
 def tuned_values(
