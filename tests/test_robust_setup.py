@@ -26,7 +26,7 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from tunetrack.cli import app
-from tunetrack.selection.flavor import PACKAGE_DIR
+from tunetrack.selection.flavor import MODEL_CODE, PACKAGE_DIR
 from tunetrack.storage import schema
 
 from .conftest import TRAIN_SAMPLE, VALID_SAMPLE, port_closed
@@ -301,3 +301,35 @@ def test_loading_a_model_writes_nothing_to_the_store(
     before = store_state(db, db.parent / "mlartifacts")
     load_model(f"models:/{MODEL_NAME}@{ALIAS}")
     assert store_state(db, db.parent / "mlartifacts") == before
+
+
+@pytest.mark.slow
+def test_a_model_carries_only_its_code_and_predicts_with_it_alone(
+    shipped: ShippedStudy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's code/ holds the predictor's modules and no more, and a fresh process
+    predicts with that code (tunetrack imported from inside the model, not from here)."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", shipped.uri)
+    local = Path(
+        mlflow.artifacts.download_artifacts(f"models:/{MODEL_NAME}@{ALIAS}", dst_path=str(tmp_path))
+    )
+    carried = {p.name for p in (local / "code" / "tunetrack").iterdir()}
+    assert carried == set(MODEL_CODE)
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"model = mlflow.pyfunc.load_model({str(local)!r})\n"
+        f"rows = pd.read_parquet({str(VALID_SAMPLE)!r}).head(5)\n"
+        "assert len(model.predict(rows)) == 5\n"
+        "print(sys.modules['tunetrack'].__file__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=BACKSTOP,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1].startswith(str(local / "code")), done.stdout

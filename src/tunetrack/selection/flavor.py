@@ -40,6 +40,12 @@ TAG_POLICY = "tunetrack.policy"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tunetrack
 PACKAGED_MODEL_CODE = PACKAGE_DIR / "packaged_model.py"
+# What a loaded model imports: the predictor and what it imports, lazily or not (the
+# import layers below it that it uses); tests load a shipped model in a fresh process.
+MODEL_CODE = (
+    "__init__.py", "_core.py", "config.py", "exceptions.py", "extras.py", "features.py",
+    "predictor.py", "data", "models", "space",
+)  # fmt: skip
 # The MLflow autologging module for each family: the boosters' own (params, the per-round
 # validation curve, feature importance), scikit-learn's for the others (every estimator
 # param, training metrics).
@@ -198,12 +204,19 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
 
     artifacts = refit.predictor.save(tmp / "predictor")
     code = tmp / "code" / "tunetrack"
-    # The model carries the exact tunetrack code that prepares its input (not its data).
-    shutil.copytree(
-        PACKAGE_DIR,
-        code,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
-    )
+    # The model carries the exact tunetrack code that prepares its input (not its data),
+    # and only that: the code a model carries runs wherever it is loaded.
+    code.mkdir(parents=True)
+    for name in MODEL_CODE:
+        source = PACKAGE_DIR / name
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                code / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
+            )
+        else:
+            shutil.copy2(source, code / name)
     task = refit.predictor.task
     signature = ModelSignature(
         inputs=input_schema(refit),
