@@ -21,7 +21,7 @@ from tunetrack.predictor import Predictor
 from tunetrack.serving import predict_file
 
 from .conftest import DATA, VALID_SAMPLE
-from .shipping import ALIAS, MODEL_NAME, ShippedStudy, serving, shipped_study
+from .shipping import ALIAS, MODEL_NAME, ShippedStudy, _free_port, serving, shipped_study
 
 RAW_SAMPLE = DATA / "green_tripdata_2023-01_sample.parquet"
 URI = f"models:/{MODEL_NAME}@{ALIAS}"
@@ -175,7 +175,9 @@ def test_served_predictions_agree(shipped: ShippedStudy) -> None:
 
 
 def test_serve_with_a_bad_uri_is_one_line_exit_2() -> None:
-    result = CliRunner().invoke(app, ["serve", "models:/no-such-model@x", "--port", "1"])
+    # A free port: the port is checked first, and port 1 is refused to all but root.
+    port = str(_free_port())
+    result = CliRunner().invoke(app, ["serve", "models:/no-such-model@x", "--port", port])
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -16,7 +16,7 @@ import dataclasses
 import math
 import os
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -112,6 +112,8 @@ class SearchConfig:
     # that experiment's latest study; the best warm_start_top_k that fit this space.
     warm_start: str | None = None
     warm_start_top_k: int = 5
+    # Stop once this many first trials all failed the same way (null: never).
+    stop_after_failures: int | None = 3
 
 
 @dataclass(frozen=True)
@@ -190,18 +192,112 @@ def valid_keys() -> list[str]:
     return [*keys, "model.params.<name>", "space.<param>"]
 
 
+MAX_CONFIG_BYTES = 1_000_000
+# Deeper than any config needs; PyYAML itself recurses and would overflow the stack.
+MAX_YAML_DEPTH = 50
+
+
+_FLATTEN = "no config nests that deep: flatten it"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing what a config never needs and an attacker uses:
+    aliases (``&a``/``*a``: a few hundred bytes can expand to gigabytes), duplicate
+    keys (the last would silently win) and nesting past ``MAX_YAML_DEPTH``."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Refused(
+                f"uses the YAML alias *{event.anchor}", event.start_mark, "write the value out"
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(
+                    f"nests deeper than {MAX_YAML_DEPTH} levels",
+                    self.peek_event().start_mark,
+                    _FLATTEN,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, Hashable) and key in seen:
+                raise _Refused(
+                    f"repeats the key {key!r} (the last would win)",
+                    key_node.start_mark,
+                    "write each key once",
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse ``[[[[...`` deeper than MAX_YAML_DEPTH before PyYAML's scanner, whose time
+    grows with the square of the depth, reads it (quotes are not parsed: no real config
+    nests brackets that deep, quoted or not)."""
+    depth = 0
+    line = 1
+    for char in text:
+        if char in "[{":
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                mark = yaml.Mark("<config>", 0, line - 1, 0, None, None)
+                raise _Refused(f"nests deeper than {MAX_YAML_DEPTH} levels", mark, _FLATTEN)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "\n":
+            line += 1
+
+
+class _Refused(yaml.YAMLError):
+    def __init__(self, problem: str, mark: Any, fix: str) -> None:
+        super().__init__(problem)
+        self.problem, self.problem_mark, self.fix = problem, mark, fix
+
+
+def safe_yaml(text: str) -> Any:
+    """Parse YAML text with ``_StrictLoader``; raises yaml.YAMLError."""
+    _check_flow_depth(text)
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a config file into a plain dict, with one-line errors for the usual mistakes."""
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ConfigError(f"config file not found: {p}; check the path")
+    if not p.is_file():
+        raise ConfigError(f"config {p} is not a regular file; pass a YAML file")
+    if p.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config {p} is {p.stat().st_size:,} bytes, more than a config needs "
+            f"({MAX_CONFIG_BYTES:,}); pass the study's YAML file"
+        )
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = safe_yaml(p.read_text(encoding="utf-8"))
+    except _Refused as err:
+        mark = err.problem_mark
+        raise ConfigError(f"{p}: {err.problem} at line {mark.line + 1}; {err.fix}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise ConfigError(f"{p}: {problem}{where}; fix the YAML syntax") from None
+    except OSError as err:
+        raise ConfigError(
+            f"cannot read config {p}: {err.strerror}; check its permissions"
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError(f"{p}: not a UTF-8 text file; pass a YAML config file") from None
     if raw is None:
@@ -235,7 +331,11 @@ def apply_overrides(
         if not sep or not key:
             raise ConfigError(f"override {item!r} is not key.path=value; e.g. search.max_evals=20")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = safe_yaml(text) if text.strip() else None
+        except _Refused as err:
+            raise ConfigError(
+                f"override {key}: the value {err.problem}; write it plainly"
+            ) from None
         except yaml.YAMLError:
             value = text
         parts = key.split(".")
@@ -395,6 +495,7 @@ def _check_ranges(config: StudyConfig) -> None:
     one_of("search.engine", search.engine, ENGINES)
     _require(search.seed >= 0, "search.seed", search.seed, "must be 0 or more")
     _positive_or_none("search.no_progress_evals", search.no_progress_evals)
+    _positive_or_none("search.stop_after_failures", search.stop_after_failures)
     if search.algo not in ALGORITHMS[search.engine]:
         # An algorithm of the other engine is most often a study written before the
         # default engine became optuna: name the engine that has it.

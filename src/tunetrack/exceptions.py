@@ -71,10 +71,32 @@ class StudyInterrupted(KeyboardInterrupt):
     A KeyboardInterrupt, so a notebook treats it as the interrupt it is.
     """
 
-    def __init__(self, study_run_id: str, n_finished: int) -> None:
-        super().__init__(
-            f"study {study_run_id} interrupted after {n_finished} finished trial(s); "
+    def __init__(self, study_run_id: str, n_finished: int, *, closed: bool = True) -> None:
+        left = (
             "the trial in flight was marked KILLED"
+            if closed
+            else "interrupted again while closing it, so the study (and any trial in flight) "
+            "stays RUNNING until --resume closes it"
+        )
+        super().__init__(
+            f"study {study_run_id} interrupted after {n_finished} finished trial(s); {left}"
         )
         self.study_run_id = study_run_id
         self.n_finished = n_finished
+
+
+class SetupInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM under the CLI) arrived while a new study's run was being set
+    up: the half-made run was removed, or (a second interrupt, a store that stopped
+    answering) left as a set-up that no reader takes for a study and the next ``tune``
+    in the experiment removes."""
+
+    def __init__(self, run_id: str, *, removed: bool = True) -> None:
+        left = (
+            "it was removed; nothing else was written"
+            if removed
+            else "it is marked unfinished: report, select and --resume skip it, and the next "
+            "tune in the experiment removes it"
+        )
+        super().__init__(f"interrupted while study run {run_id} was being set up; {left}")
+        self.run_id = run_id

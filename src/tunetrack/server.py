@@ -17,11 +17,8 @@ SIGTERM nor a ``kill -9`` of ``tunetrack server`` leaves MLflow's workers servin
 from __future__ import annotations
 
 import base64
-import contextlib
-import ctypes
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,13 +27,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tunetrack.exceptions import ConfigError, TrackingError
-from tunetrack.processes import STOP_GRACE_S, run_foreground
+from tunetrack.processes import run_foreground
 from tunetrack.storage.uris import sqlite_path
 
 ADMIN_USER_ENV = "TUNETRACK_SERVER_ADMIN_USER"
@@ -343,8 +340,9 @@ def run_server(settings: ServerSettings, *, say: Callable[[str], Any] = print) -
             check_logins(settings)
             say(connect_line(settings))
 
+        # its own group, led by a process that stops it when we end (kill -9 included)
         return run_foreground(
-            [sys.executable, "-m", "tunetrack.server", *server_command(settings)],
+            server_command(settings),
             env=server_env(settings, config),
             started=started,
         )
@@ -414,62 +412,3 @@ def check_logins(settings: ServerSettings) -> None:
                 f"user {name!r} in {_masked(settings.auth_db_uri)} still logs in with MLflow's "
                 "old default password; change it (README: Team server) before serving"
             )
-
-
-def _lead_group(command: Sequence[str]) -> int:
-    """The server's group leader: run ``command`` in this process group and, when this
-    process is told to stop (SIGTERM, SIGINT, SIGHUP, or its parent's death), stop the
-    whole group with it."""
-    _die_with_parent()
-
-    def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(0)
-
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, stop)
-    child = subprocess.Popen(list(command))
-    try:
-        return child.wait()
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the group's SIGTERM is not for us
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(os.getpgrp(), signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=STOP_GRACE_S)
-        deadline = time.monotonic() + STOP_GRACE_S
-        while _other_members() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        for pid in _other_members():  # workers that ignored SIGTERM
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-def _other_members() -> list[int]:
-    """The live processes of this process group but this one (Linux's /proc)."""
-    group, found = os.getpgrp(), []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            # Field 5 of stat is the group; the name (field 2) may hold spaces: split after it.
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == group and int(entry.name) != os.getpid() and fields[0] != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to send this process SIGTERM when its parent dies (elsewhere a no-op:
-    Ctrl-C and SIGTERM of the parent still stop the group)."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() == 1:  # the parent died before the request took effect
-        raise SystemExit(0)
-
-
-if __name__ == "__main__":  # the group leader: python -m tunetrack.server mlflow server ...
-    sys.exit(_lead_group(sys.argv[1:]))

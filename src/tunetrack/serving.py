@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from tunetrack.exceptions import DataError, ModelError
-from tunetrack.processes import run_foreground
+from tunetrack.files import atomic_file, check_output
+from tunetrack.processes import check_port, run_foreground
 
 DEFAULT_BATCH_ROWS = 100_000
 ROW_COLUMN = "row"
@@ -29,8 +30,14 @@ _SHOWN_COLUMNS = 8
 
 def load_model(model_uri: str) -> Any:
     """``mlflow.pyfunc.load_model`` with a one-line error naming the URI and the fix."""
+    return _load(model_uri)[0]
+
+
+def _load(model_uri: str) -> tuple[Any, Path]:
+    """The model loaded from a private copy, and that copy's folder (see ``load_copy``)."""
     import mlflow
 
+    from tunetrack.selection.flavor import load_copy
     from tunetrack.storage.remote import bound_http_waits, translate
     from tunetrack.storage.uris import is_server, probe_server
 
@@ -39,7 +46,7 @@ def load_model(model_uri: str) -> Any:
         bound_http_waits()  # a dead server is one line in seconds, not minutes of retries
         probe_server(tracking_uri)
     try:
-        return mlflow.pyfunc.load_model(model_uri)
+        return load_copy(model_uri)  # a copy: loading never writes to the store
     except Exception as err:  # MlflowException, OSError, bad URIs of every kind
         mapped = translate(err, tracking_uri) if is_server(tracking_uri) else None
         if mapped is not None:
@@ -72,6 +79,7 @@ def predict_file(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     id_columns: Sequence[str] = (),
+    overwrite: bool = False,
 ) -> PredictSummary:
     """Write one prediction per input row to ``out`` (parquet, or CSV by extension).
 
@@ -79,6 +87,10 @@ def predict_file(
     written before the next is read, so memory stays bounded whatever the file's size.
     Output columns: ``row`` (the input's 0-based row number), ``id_columns`` copied from
     the input, then ``prediction``.
+
+    ``out`` is written to a temporary file beside it and moved into place only once
+    every row is predicted. Raises DataError when ``out`` is the input, or exists and
+    ``overwrite`` is off (checked before the model loads), and for unreadable input.
     """
     if batch_rows < 1:
         raise DataError(f"--batch-rows must be at least 1; got {batch_rows}")
@@ -86,6 +98,7 @@ def predict_file(
     if not source.is_file():
         raise DataError(f"input not found: {source}; pass an existing parquet or CSV file")
     target = Path(out) if out is not None else Path(f"{_stem(source)}.predictions.parquet")
+    target = check_output(target, overwrite=overwrite, inputs=[source])
     model = load_model(model_uri)
     needed = input_columns(model)
     reader = _BatchReader(source, batch_rows)
@@ -99,7 +112,7 @@ def predict_file(
     scorer = _scorer(model)
     started = time.perf_counter()
     rows = batches = 0
-    with _BatchWriter(target) as writer:
+    with atomic_file(target) as partial, _BatchWriter(partial, target) as writer:
         for frame in reader.batches(wanted):
             try:
                 predictions = np.asarray(scorer(frame[needed] if needed else frame))
@@ -171,9 +184,10 @@ class _BatchReader:
 class _BatchWriter:
     """Append batches to one parquet or CSV file, creating it on the first batch."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.csv = path.name.lower().endswith((".csv", ".csv.gz"))
+    def __init__(self, path: Path, named: Path) -> None:
+        self.path = path  # where to write; ``named``: the output it becomes (its format)
+        self.csv = named.name.lower().endswith((".csv", ".csv.gz"))
+        self.compression = "gzip" if named.name.lower().endswith(".gz") else None
         self._writer: Any = None
         self._first = True
 
@@ -185,7 +199,13 @@ class _BatchWriter:
     def write(self, frame: pd.DataFrame) -> None:
         if self.csv:
             mode = "w" if self._first else "a"
-            frame.to_csv(self.path, mode=mode, header=self._first, index=False)
+            frame.to_csv(
+                self.path,
+                mode=mode,
+                header=self._first,
+                index=False,
+                compression=self.compression,
+            )
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -199,6 +219,8 @@ class _BatchWriter:
     def __exit__(self, *exc: object) -> None:
         if self._writer is not None:
             self._writer.close()
+        elif exc[0] is not None:
+            return
         elif self._first and not self.csv:
             # An input with no rows still gets its (empty) output file.
             import pyarrow as pa
@@ -231,14 +253,29 @@ def serve_command(model_uri: str, host: str, port: int) -> list[str]:
     ]
 
 
-def serve(model_uri: str, *, host: str = "127.0.0.1", port: int = 5000) -> int:
-    """Check the model loads, then run MLflow's scoring server until it stops."""
-    load_model(model_uri)  # a bad URI is a one-line error, not a server that dies later
+def serve(
+    model_uri: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    ready: Callable[[], None] | None = None,
+) -> int:
+    """Check the port is free and the model loads (ConfigError, ModelError), call
+    ``ready``, then run MLflow's scoring server until it stops; returns its exit code."""
+    check_port(host, port)
+    # A bad URI is a one-line error, not a server that dies later; the server serves the
+    # very copy checked here (MLflow would otherwise write into a local store to load it).
+    model, local = _load(model_uri)
     # MLflow execs `uvicorn` by name: find it beside this interpreter even when the
     # virtual environment is not activated (e.g. `.venv/bin/tunetrack serve ...`).
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return run_foreground(serve_command(model_uri, host, port), env=env)
+    if ready is not None:
+        ready()
+    try:
+        return run_foreground(serve_command(str(local), host, port), env=env)
+    finally:
+        del model  # its copy goes with it
 
 
 def _stem(path: Path) -> str:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse
+from tunetrack.cli.app import app, err, guarded, interrupt, out, refuse, state
 from tunetrack.cli.render import print_promotion, print_selection, print_summary, print_tested
 
 
@@ -125,16 +125,34 @@ def report(
     ] = None,
     top_k: Annotated[int, typer.Option(help="Trials in the parallel-coordinates view.")] = 50,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out folder.")
+    ] = False,
 ) -> None:
     """Build an offline HTML report (and a PNG per figure) and log it under the study run."""
+    from tunetrack.files import atomic_folder, check_output
     from tunetrack.report import build_report
     from tunetrack.study import load_study
 
+    signal.signal(signal.SIGTERM, interrupt)
+    state["left"] = (
+        "no report folder was written (it appears only when whole); a report being "
+        "logged to the study may be partial there: run report again"
+    )
+
     def _run() -> tuple[Any, Path, str]:
+        if out_dir is not None:  # a bad --out fails before the study is read
+            check_output(out_dir, overwrite=overwrite, folder=True)
         loaded = load_study(study, experiment=experiment, tracking_uri=tracking_uri)
-        folder = out_dir or Path(f"tunetrack-report-{loaded.run_id[:8]}")
-        path = build_report(loaded, folder, top_k=top_k)
-        uri = loaded.log_report(path.parent)
+        folder = check_output(
+            out_dir or Path(f"tunetrack-report-{loaded.run_id[:8]}"),
+            overwrite=overwrite,
+            folder=True,
+        )
+        with atomic_folder(folder) as partial:  # no half-written report left behind
+            name = build_report(loaded, partial, top_k=top_k).name
+        path = folder / name
+        uri = loaded.log_report(folder)
         return loaded, path, uri
 
     loaded, path, uri = guarded(_run)
@@ -161,6 +179,9 @@ def ui(
         storage.check_reachable()
         return storage, storage.experiment_id(experiment or DEFAULT_EXPERIMENT, create=False)
 
+    from tunetrack.processes import check_port
+
+    guarded(check_port, host, port)  # a busy port is an error, not another server's URL
     tracker, experiment_id = guarded(_where)
     # An experiment from an older tunetrack has no kind, and MLflow's UI would open it in
     # its GenAI layout: mark it, if this store lets us write (else it opens as it is).
@@ -245,10 +266,17 @@ def select(
 ) -> None:
     """Choose a trial by its trade-offs, refit it once and log (and register) the model."""
     from tunetrack.selection import choose, ship
+    from tunetrack.selection.registry import check_names
     from tunetrack.selection.shipping import study_of_trial, study_version_changes
     from tunetrack.selection.testing import check_arguments
     from tunetrack.study import load_study
 
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` cleans up as Ctrl-C does
+    state["left"] = (
+        "a model run cut short was removed with its unfinished model; a model version "
+        "registered before the interrupt stays in the registry"
+    )
+    guarded(check_names, register, alias)  # before the study is even read
     guarded(
         check_arguments,
         test=test,
@@ -399,10 +427,15 @@ def predict(
     ] = None,
     batch_rows: Annotated[int, typer.Option(help="Rows per batch (bounds memory).")] = 100_000,
     tracking_uri: Annotated[str | None, typer.Option(help="MLflow tracking URI.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
 ) -> None:
     """Predict every row of INPUT with a model; one output row per input row."""
     from tunetrack.serving import predict_file
 
+    signal.signal(signal.SIGTERM, interrupt)
+    state["left"] = "no output was written (it appears only when every row is predicted)"
     _use_tracking_uri(tracking_uri)
     summary = guarded(
         predict_file,
@@ -411,6 +444,7 @@ def predict(
         out_path,
         batch_rows=batch_rows,
         id_columns=id_column or (),
+        overwrite=overwrite,
     )
     rate = summary.rows / summary.seconds if summary.seconds > 0 else float("inf")
     out.print(
@@ -432,8 +466,11 @@ def serve(
     from tunetrack.serving import serve as run_server
 
     _use_tracking_uri(tracking_uri)
-    out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
-    code = guarded(run_server, model_uri, host=host, port=port)
+
+    def _ready() -> None:  # said once the port is free and the model loads
+        out.print(f"serving {model_uri} on http://{host}:{port}/invocations", highlight=False)
+
+    code = guarded(run_server, model_uri, host=host, port=port, ready=_ready)
     raise typer.Exit(code)
 
 

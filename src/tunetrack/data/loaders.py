@@ -12,6 +12,7 @@ import http.client
 import io
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,7 +29,9 @@ BUNDLED_TRAIN = "green_tripdata_2021-01.parquet"
 BUNDLED_VALID = "green_tripdata_2021-02.parquet"
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
-DOWNLOAD_TIMEOUT_S = 60
+DOWNLOAD_TIMEOUT_S = 60  # per read
+DOWNLOAD_TOTAL_S = 600.0  # the whole download (TUNETRACK_DOWNLOAD_TIMEOUT)
+DOWNLOAD_MAX_MB = 2000.0  # the whole body (TUNETRACK_DOWNLOAD_MAX_MB)
 DATAFRAME_SOURCE = "<DataFrame>"
 SUPPORTED = ".parquet, .pq, .csv or .csv.gz"
 PARQUET_MAGIC = b"PAR1"
@@ -124,6 +127,12 @@ def _read_local(path: Path, role: str) -> bytes:
         )
     if not path.exists():
         raise DataError(f"{role} data not found: {path}; check the path or {_fix_hint(role)}")
+    if not path.is_file():
+        # A FIFO waits for a writer forever, /dev/zero never ends: only regular files.
+        raise DataError(
+            f"{role} data {path} is not a regular file (a pipe, device or socket); "
+            "save the data to a file and pass that"
+        )
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -136,10 +145,27 @@ def _read_local(path: Path, role: str) -> bytes:
 
 
 def _download(url: str, role: str) -> bytes:
+    """The body at ``url``, bounded in total time and size (a server that trickles bytes
+    or never stops would otherwise hold the study forever)."""
+    limit_s = _env_number("TUNETRACK_DOWNLOAD_TIMEOUT", DOWNLOAD_TOTAL_S)
+    limit_bytes = int(_env_number("TUNETRACK_DOWNLOAD_MAX_MB", DOWNLOAD_MAX_MB) * 1_000_000)
     request = urllib.request.Request(url, headers={"User-Agent": "tunetrack"})
+    deadline = time.monotonic() + limit_s
+    chunks: list[bytes] = []
+    size = 0
     try:
-        with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            data = response.read()
+        with urllib.request.urlopen(request, timeout=min(DOWNLOAD_TIMEOUT_S, limit_s)) as response:
+            while chunk := response.read1(1 << 20):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit_bytes:
+                    raise DataError(
+                        f"{role} data at {url} is larger than {limit_bytes / 1e6:g} MB; "
+                        "download it yourself and pass its path (or raise "
+                        "TUNETRACK_DOWNLOAD_MAX_MB)"
+                    )
+                if time.monotonic() > deadline:
+                    raise TimeoutError
     except urllib.error.HTTPError as exc:
         raise DataError(
             f"could not download {role} data from {url}: HTTP {exc.code} {exc.reason}; "
@@ -152,17 +178,31 @@ def _download(url: str, role: str) -> bytes:
         ) from exc
     except TimeoutError as exc:
         raise DataError(
-            f"downloading {role} data from {url} timed out after {DOWNLOAD_TIMEOUT_S} s; "
-            "retry or download the file and pass its path"
+            f"downloading {role} data from {url} took longer than {limit_s:g} s; retry, "
+            "or download the file and pass its path (or raise TUNETRACK_DOWNLOAD_TIMEOUT)"
         ) from exc
     except (http.client.HTTPException, OSError) as exc:
         raise DataError(
             f"downloading {role} data from {url} failed: {_reason(exc)}; "
             "retry or download the file and pass its path"
         ) from exc
+    data = b"".join(chunks)
     if not data:
         raise DataError(f"{role} data at {url} is empty (0 bytes); check the URL")
     return data
+
+
+def _env_number(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise DataError(f"{name}={text!r} is not a positive number; fix or unset it")
+    return value
 
 
 def _detect_format(name: str, data: bytes, role: str, shown: str) -> tuple[str, bool]:

@@ -34,7 +34,7 @@ from tunetrack._core import CLASSIFICATION as CLASSIFICATION
 from tunetrack._core import REGRESSION as REGRESSION
 from tunetrack._core import TASKS as TASKS
 from tunetrack._core import Task
-from tunetrack.exceptions import ConfigError
+from tunetrack.exceptions import ConfigError, DataError
 from tunetrack.space.ranges import Whole
 
 
@@ -87,6 +87,44 @@ class ModelFamily(ABC):
     data_params: frozenset[str] = frozenset()
     # How the family's docs name that training data, for the one-line refusal.
     data_label: str = "training data"
+    # Characters the family's library refuses in a feature name (checked before any write).
+    refused_name_characters: str = ""
+
+    # Objectives (model.params.objective, or a space's choice of them) per task kind: a
+    # classification objective on a regression target (or the reverse) trains silently
+    # wrong or fails each trial, so it is refused before any write. Empty: no objective.
+    classification_objectives: frozenset[str] = frozenset()
+
+    def check_objective(
+        self, fixed: Mapping[str, Any], tuned: Mapping[str, Sequence[Any]], task: Task
+    ) -> None:
+        """Raise ConfigError for an objective of the other task (``task``: the study's)."""
+        if not self.classification_objectives:
+            return
+        for objective in (fixed.get("objective"), *tuned.get("objective", ())):
+            if not isinstance(objective, str):
+                continue
+            kind = objective.split(":", 1)[0] if ":" in objective else objective
+            names = {objective.lower(), kind.lower()}
+            classifying = bool(names & self.classification_objectives)
+            if classifying != task.is_classification:
+                wanted = "classification" if classifying else "regression"
+                raise ConfigError(
+                    f"objective {objective!r} is a {wanted} objective, but the study is "
+                    f"{task.kind}; remove model.params.objective (the task sets it) or "
+                    "pick one of its own task"
+                )
+
+    def check_feature_names(self, names: Sequence[str]) -> None:
+        """Raise DataError naming the first feature name the library would refuse."""
+        for name in names:
+            bad = sorted({c for c in str(name) if c in self.refused_name_characters})
+            if bad:
+                raise DataError(
+                    f"column {name!r}: the {self.name} family cannot take the character(s) "
+                    f"{' '.join(bad)} in a feature name; rename the column (e.g. with "
+                    "letters, digits and _)"
+                )
 
     @abstractmethod
     def default_space(self, task: Task, encoding: str = "native") -> Mapping[str, Any]:

@@ -181,6 +181,23 @@ _THREAD_NAMES = ("num_threads", "n_jobs", "nthread")
 
 class LightGBMFamily(ModelFamily):
     name = "lightgbm"
+    # the library's own rule (it raises mid-build otherwise)
+    refused_name_characters = '",:[]{}'
+    classification_objectives = frozenset(
+        {
+            "binary",
+            "multiclass",
+            "softmax",
+            "multiclassova",
+            "multiclass_ova",
+            "ova",
+            "ovr",
+            "cross_entropy",
+            "xentropy",
+            "cross_entropy_lambda",
+            "xentlambda",
+        }
+    )
     boosted = True
     model_file = "model.txt"
     whole_params = WHOLE_PARAMS

@@ -237,6 +237,9 @@ ALIASES = (
 
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
+    # the library's own rule (it raises mid-build otherwise)
+    refused_name_characters = "[]<"
+    classification_objectives = frozenset({"binary", "multi", "reg:logistic"})
     boosted = True
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS

@@ -17,6 +17,8 @@ import importlib.metadata
 import json
 import os
 import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,12 @@ TAG_POLICY = "tunetrack.policy"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/tunetrack
 PACKAGED_MODEL_CODE = PACKAGE_DIR / "packaged_model.py"
+# What a loaded model imports: the predictor and what it imports, lazily or not (the
+# import layers below it that it uses); tests load a shipped model in a fresh process.
+MODEL_CODE = (
+    "__init__.py", "_core.py", "config.py", "exceptions.py", "extras.py", "features.py",
+    "predictor.py", "data", "models", "space",
+)  # fmt: skip
 # The MLflow autologging module for each family: the boosters' own (params, the per-round
 # validation curve, feature importance), scikit-learn's for the others (every estimator
 # param, training metrics).
@@ -120,9 +128,16 @@ def model_run(
         try:
             yield run.info.run_id
         except BaseException:
-            # The run is ended first so leaving the `with` does not touch a deleted run.
+            # The run is ended first so leaving the `with` does not touch a deleted run;
+            # a model it began logging (left PENDING, without files) goes with it.
             mlflow.end_run("FAILED")
-            MlflowClient(study.tracking_uri).delete_run(run.info.run_id)
+            client = MlflowClient(study.tracking_uri)
+            for model in client.search_logged_models(
+                experiment_ids=[study.experiment_id],
+                filter_string=f"source_run_id = '{run.info.run_id}'",
+            ):
+                client.delete_logged_model(model.model_id)
+            client.delete_run(run.info.run_id)
             raise
 
 
@@ -189,12 +204,19 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
 
     artifacts = refit.predictor.save(tmp / "predictor")
     code = tmp / "code" / "tunetrack"
-    # The model carries the exact tunetrack code that prepares its input (not its data).
-    shutil.copytree(
-        PACKAGE_DIR,
-        code,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
-    )
+    # The model carries the exact tunetrack code that prepares its input (not its data),
+    # and only that: the code a model carries runs wherever it is loaded.
+    code.mkdir(parents=True)
+    for name in MODEL_CODE:
+        source = PACKAGE_DIR / name
+        if source.is_dir():
+            shutil.copytree(
+                source,
+                code / name,
+                ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.parquet", "bundled"),
+            )
+        else:
+            shutil.copy2(source, code / name)
     task = refit.predictor.task
     signature = ModelSignature(
         inputs=input_schema(refit),
@@ -202,7 +224,7 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
             [ColSpec(_output_type(task.classes) if task.is_classification else "double")]
         ),
     )
-    return mlflow.pyfunc.log_model(
+    info = mlflow.pyfunc.log_model(
         name=MODEL_NAME,
         python_model=str(PACKAGED_MODEL_CODE),
         artifacts=artifacts,
@@ -218,6 +240,56 @@ def log_model(refit: Refit, tmp: Path, metric: str) -> Any:
             }
         },
     )
+    _strip_build_paths(info, tmp / "mlmodel")
+    return info
+
+
+def _strip_build_paths(info: Any, scratch: Path) -> None:
+    """Rewrite the logged ``MLmodel`` without the paths it was built from.
+
+    MLflow records each artifact's source (``uri``: our scratch folder) and the absolute
+    ``model_code_path`` (the source checkout or site-packages) though it loads both by
+    their place inside the model; a shipped model should not tell where it was built."""
+    import mlflow
+    from mlflow.models import Model
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    where = client.get_logged_model(info.model_id).artifact_location
+    scratch.mkdir()
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{where.rstrip('/')}/MLmodel", dst_path=str(scratch)
+    )
+    model = Model.load(local)
+    pyfunc = model.flavors.get("python_function", {})
+    if "model_code_path" in pyfunc:
+        pyfunc["model_code_path"] = Path(pyfunc["model_code_path"]).name
+    for entry in (pyfunc.get("artifacts") or {}).values():
+        if isinstance(entry, dict) and "path" in entry:
+            entry["uri"] = entry["path"]  # where it is in the model, not where it came from
+    model.save(local)
+    client.log_model_artifacts(info.model_id, str(scratch))
+
+
+def load_copy(model_uri: str) -> tuple[Any, Path]:
+    """Load ``model_uri`` with MLflow's pyfunc loader from a private copy; returns the
+    model and the copy's folder (removed once the model is garbage-collected, or at exit).
+
+    Loaded in place, a model of a local artifact store gets a ``registered_model_meta``
+    file written into the store by MLflow (for ``models:/`` URIs): a read would change
+    the store, and fail on a store this user may only read. Raises what MLflow raises."""
+    import mlflow
+
+    scratch = Path(tempfile.mkdtemp(prefix="tunetrack-model-"))
+    try:
+        copied = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(scratch))
+        folder = Path(copied)
+        model = mlflow.pyfunc.load_model(str(folder))
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    weakref.finalize(model, shutil.rmtree, scratch, True)
+    return model, folder
 
 
 def input_schema(refit: Refit) -> Any:

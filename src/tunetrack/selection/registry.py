@@ -12,13 +12,20 @@ MLflow is used through its public API only, imported inside the functions that n
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tunetrack.exceptions import ModelError, first_line
+from tunetrack.exceptions import ConfigError, ModelError, first_line
 from tunetrack.predictor import Predictor
-from tunetrack.selection.flavor import TAG_POLICY, TAG_STUDY_RUN, TAG_TRIAL_RUN, fluent_store
+from tunetrack.selection.flavor import (
+    TAG_POLICY,
+    TAG_STUDY_RUN,
+    TAG_TRIAL_RUN,
+    fluent_store,
+    load_copy,
+)
 from tunetrack.storage.schema import TAG_ROLE
 from tunetrack.storage.uris import resolve_tracking_uri
 from tunetrack.study import Study, TrialRecord
@@ -79,6 +86,45 @@ def register(
     return str(version.version)
 
 
+# MLflow's registry rules (it checks them only when the version is being written).
+_ALIAS = re.compile(r"^[\w\-]+$")
+_VERSION_LIKE = re.compile(r"^[vV]\d+$")
+MAX_ALIAS = 255
+
+
+def check_names(name: str | None, alias: str | None) -> None:
+    """Raise ConfigError, before anything is refit or logged, for a model name or alias
+    the registry would refuse: empty, ``/`` or ``:`` in a name, a name that is not its
+    own normal path, an alias that is not letters/digits/_/-, ``latest``, ``v3``."""
+    if name is not None:
+        norm = posixpath.normpath(name)
+        if not name.strip():
+            raise ConfigError("--register needs a model name; pass --register NAME")
+        if (
+            "/" in name
+            or ":" in name
+            or norm != name
+            or norm in (".", "..")
+            or norm.startswith("../")
+        ):
+            raise ConfigError(
+                f"--register {name!r}: a registered model name cannot hold '/' or ':' or "
+                "be a path such as '.' or '..'; pick a plain name such as taxi-duration"
+            )
+    if alias is None:
+        return
+    if alias.lower() == "latest" or _VERSION_LIKE.match(alias):
+        raise ConfigError(
+            f"--alias {alias!r} is reserved by the registry (it means a version); "
+            "pick another, such as champion"
+        )
+    if not _ALIAS.match(alias) or len(alias) > MAX_ALIAS:
+        raise ConfigError(
+            f"--alias {alias!r}: an alias is 1-{MAX_ALIAS} letters, digits, _ or -; "
+            "pick one such as champion"
+        )
+
+
 # -- a logged or registered model: load it, say where it came from, log its evaluation --
 
 TAG_MODEL_URI = "tunetrack.model_uri"
@@ -110,11 +156,9 @@ class ModelSource:
 def load_predictor(model_uri: str, tracking_uri: str | None = None) -> Predictor:
     """The tunetrack predictor (recipe, encoder, model) inside a logged model. Raises
     ModelError for a URI that does not load, or loads a model tunetrack did not log."""
-    import mlflow
-
     with fluent_store(resolve_tracking_uri(tracking_uri, writing=False)):
         try:
-            model = mlflow.pyfunc.load_model(model_uri)
+            model, _ = load_copy(model_uri)  # a copy: loading never writes to the store
         except Exception as err:  # MlflowException, OSError, bad URIs of every kind
             reason = " ".join(str(err).split())[:300] or type(err).__name__
             raise ModelError(f"cannot load model {model_uri!r}: {reason}; {_URI_HELP}") from None

@@ -125,8 +125,9 @@ def ship(
     refit is also scored on those rows and ``test_<metric>`` for every metric of the task
     is logged on the model run. ``data`` reuses what ``refit_data`` read (several refits
     of one study)."""
-    if alias and not register:
+    if alias is not None and register is None:
         raise ConfigError("--alias needs --register NAME: an alias names a registered model")
+    registry.check_names(register, alias)
     family = get_model(str(trial.params.get(FAMILY_KEY, study.model)))
     data = data or refit_data(study, train, valid)
 

@@ -198,6 +198,9 @@ def _bind(
     return {name: _number(bound[name], path, dist, name) for name in names}
 
 
+_LOG_LIMIT = 700  # exp(700) ~ 1e304: the last round exponent below the float limit
+
+
 def _check_bounds(dist: str, args: dict[str, int | float], path: str) -> None:
     if dist == "randint":
         for name in ("low", "high"):
@@ -225,6 +228,16 @@ def _check_bounds(dist: str, args: dict[str, int | float], path: str) -> None:
         )
     if "q" in args and args["q"] <= 0:
         raise _error(path, f"{dist} needs q > 0, got q={args['q']}; use a positive step such as 1")
+    if dist in ("loguniform", "qloguniform") and not (
+        args["low"] >= -_LOG_LIMIT and args["high"] <= _LOG_LIMIT
+    ):
+        # The bounds are logarithms: exp() of them must be a finite, non-zero float.
+        raise _error(
+            path,
+            f"{dist} takes the logarithms of its bounds, so low={args['low']}, "
+            f"high={args['high']} give values beyond floating point; keep both within "
+            f"+-{_LOG_LIMIT} (e.g. loguniform(-7, 0) spans 0.0009..1)",
+        )
 
 
 def _check_keys(obj: Mapping[Any, Any], path: str) -> None:

@@ -12,7 +12,7 @@ results back and the study loop writes them here.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,14 @@ class StudyStorage(ABC):
     def create_study(self, experiment_id: str, record: StudyRecord) -> str:
         """Create the study's parent run (RUNNING) with all of ``record``; returns its id.
 
-        All or nothing: a study whose set-up could not be written is removed."""
+        All or nothing: a study whose set-up could not be written is removed, and one
+        whose process died while writing it is not a study to any reader (its role says
+        set-up until the last write), for ``discard_setups`` to remove later."""
+
+    def discard_setups(self, experiment_id: str, is_dead: Callable[[RunData], bool]) -> list[str]:
+        """Remove the experiment's study runs left half set up whose process ``is_dead``
+        says is gone; returns their ids (a store whose writes are atomic has none)."""
+        return []
 
     @abstractmethod
     def start_trial(

@@ -21,11 +21,12 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from tunetrack.exceptions import TrackingError, first_line
+from tunetrack.exceptions import SetupInterrupted, TrackingError, first_line
 from tunetrack.storage import schema
 from tunetrack.storage.base import (
     DatasetRecord,
@@ -41,7 +42,13 @@ from tunetrack.storage.base import (
 from tunetrack.storage.datasets import dataset_fields
 from tunetrack.storage.lineage import current_lineage
 from tunetrack.storage.remote import GuardedClient, bound_http_waits, translate
-from tunetrack.storage.uris import is_server, probe_server, resolve_tracking_uri, sqlite_path
+from tunetrack.storage.uris import (
+    check_experiment_name,
+    is_server,
+    probe_server,
+    resolve_tracking_uri,
+    sqlite_path,
+)
 
 
 class MlflowStorage(StudyStorage):
@@ -63,14 +70,14 @@ class MlflowStorage(StudyStorage):
             bound_http_waits()  # a dead server stops a study in bounded time, silently
         path = sqlite_path(self.location)
         if path is None:
-            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
+            self._client = GuardedClient(_client(MlflowClient, self.location), self.location)
             return
         # MLflow creates a new file's schema on first use: one process at a time, so no
         # process (a reader included) opens a file whose schema is half made.
         with _open_lock(path):
             if not path.exists() and not read_only:
                 _create_sqlite_store(path)
-            self._client = GuardedClient(MlflowClient(tracking_uri=self.location), self.location)
+            self._client = GuardedClient(_client(MlflowClient, self.location), self.location)
             self._query_store()
 
     @property
@@ -98,6 +105,7 @@ class MlflowStorage(StudyStorage):
     def experiment_id(self, name: str, *, create: bool = True) -> str:
         from mlflow.exceptions import MlflowException
 
+        check_experiment_name(name)
         experiment = self._client.get_experiment_by_name(name)
         if experiment is not None:
             if experiment.lifecycle_stage == "deleted":
@@ -140,8 +148,7 @@ class MlflowStorage(StudyStorage):
         path = sqlite_path(self.location)
         if path is None:
             return None
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
-        return (path.parent / "mlartifacts" / safe).as_uri()
+        return (path.parent / "mlartifacts" / artifact_folder(experiment)).as_uri()
 
     def experiment_name(self, experiment_id: str) -> str:
         return self._client.get_experiment(experiment_id).name
@@ -152,12 +159,14 @@ class MlflowStorage(StudyStorage):
         from mlflow.entities import Param, RunTag
         from mlflow.exceptions import MlflowException
 
+        # Created as a set-up and made a study by its last write: a process killed in
+        # between leaves a run no reader takes for a study (discard_setups removes it).
         start_ms = _now_ms()
         run = self._client.create_run(
             experiment_id,
             start_time=start_ms,
             run_name=schema.study_run_name(record.model, start_ms),
-            tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_STUDY,
+            tags={**_lineage_tags(), schema.TAG_ROLE: schema.ROLE_SETUP,
                   schema.TAG_MODEL: record.model, **record.tags},
         )  # fmt: skip
         run_id = run.info.run_id
@@ -179,11 +188,17 @@ class MlflowStorage(StudyStorage):
                 # MLflow inserts a dataset row only if it is new, which races when two
                 # studies start on the same data at once; the second try finds it.
                 self._log_datasets(run_id, record.datasets)
-        except Exception as err:
+            self._client.set_tag(run_id, schema.TAG_ROLE, schema.ROLE_STUDY)
+        except BaseException as err:
             # A study that could not record its set-up would be unreadable: remove it
-            # (when the store still answers; else it stays RUNNING without its config).
-            with contextlib.suppress(Exception):
+            # (when the store still answers, and unless a second Ctrl-C stops that too;
+            # else it stays a set-up that readers skip and discard_setups removes).
+            removed = False
+            with contextlib.suppress(Exception, KeyboardInterrupt):
                 self._client.delete_run(run_id)
+                removed = True
+            if isinstance(err, KeyboardInterrupt):
+                raise SetupInterrupted(run_id, removed=removed) from None
             if isinstance(err, OSError):
                 raise TrackingError(
                     f"cannot write the study's artifacts to {run.info.artifact_uri}: "
@@ -191,6 +206,18 @@ class MlflowStorage(StudyStorage):
                 ) from None
             raise
         return run_id
+
+    def discard_setups(self, experiment_id: str, is_dead: Callable[[RunData], bool]) -> list[str]:
+        runs = self._client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{schema.TAG_ROLE}` = '{schema.ROLE_SETUP}'",
+            max_results=100,
+        )
+        gone = [_run_data(r) for r in runs]
+        gone = [r for r in gone if is_dead(r)]
+        for run in gone:
+            self._client.delete_run(run.run_id)
+        return [r.run_id for r in gone]
 
     def _log_datasets(self, run_id: str, datasets: Sequence[DatasetRecord]) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag
@@ -369,6 +396,31 @@ class MlflowStorage(StudyStorage):
             token = page.token
             if not token:
                 return
+
+
+def artifact_folder(experiment: str) -> str:
+    """The folder name of an experiment's artifacts under ``mlartifacts/``: the name when
+    it is a plain, safe file name, else its safe characters plus a digest of the exact
+    name, so no name escapes the folder (``..``) and no two names share one (``a/b``,
+    ``a_b``)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)[:100]
+    if safe == experiment and not safe.startswith("."):
+        return safe
+    digest = hashlib.sha256(experiment.encode()).hexdigest()[:12]
+    return f"{safe.lstrip('.')}-{digest}" if safe.strip(".") else digest
+
+
+def _client(factory: Any, uri: str) -> Any:
+    """An MlflowClient for a store whose database driver may not be installed."""
+    try:
+        return factory(tracking_uri=uri)  # a database store imports its driver here
+    except ModuleNotFoundError as err:
+        scheme = urlparse(uri).scheme
+        raise TrackingError(
+            f"tracking URI {scheme}://... needs the Python database driver {err.name!r}, "
+            "which is not installed; install it (e.g. pip install psycopg2-binary for "
+            "postgresql, mysqlclient for mysql) or use sqlite:///mlflow.db"
+        ) from None
 
 
 def _create_sqlite_store(path: Path) -> None:

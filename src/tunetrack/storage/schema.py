@@ -41,6 +41,8 @@ TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 
 ROLE_STUDY = "study"
+# A study run whose set-up is still being written: readers skip it (see create_study).
+ROLE_SETUP = "study-setup"
 ROLE_TRIAL = "trial"
 CONFIG_ARTIFACT = "tunetrack/config.json"
 SPACE_ARTIFACT = "tunetrack/search_space.json"

@@ -33,7 +33,34 @@ def resolve_tracking_uri(uri: str | None = None, *, writing: bool = True) -> str
         )
     if base == "sqlite":
         _check_sqlite(uri, writing=writing)
+    if (not scheme or len(scheme) == 1 or base == "file") and not _file_store_allowed():
+        # MLflow 3 refuses its file store unless told (MLFLOW_ALLOW_FILE_STORE); say it here.
+        folder = uri.removeprefix("file://") or "."
+        raise TrackingError(
+            f"tracking URI {uri!r} is a folder (MLflow's file store, which MLflow no longer "
+            f"opens by default); use a database such as sqlite:///{folder.rstrip('/')}/mlflow.db "
+            "(or set MLFLOW_ALLOW_FILE_STORE=true)"
+        )
     return uri
+
+
+def _file_store_allowed() -> bool:
+    return os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() in ("1", "true", "yes")
+
+
+# MLflow's own limit on an experiment name (its store refuses longer ones).
+MAX_EXPERIMENT_NAME = 500
+
+
+def check_experiment_name(name: str) -> None:
+    """Raise TrackingError for an experiment name MLflow would refuse (empty, too long)."""
+    if not name.strip():
+        raise TrackingError("the experiment name is empty; pass --experiment NAME")
+    if len(name) > MAX_EXPERIMENT_NAME:
+        raise TrackingError(
+            f"the experiment name is {len(name)} characters long; MLflow takes at most "
+            f"{MAX_EXPERIMENT_NAME}, so pass a shorter --experiment"
+        )
 
 
 def _check_sqlite(uri: str, *, writing: bool) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 from tunetrack._core import TrialState
 from tunetrack.exceptions import TrackingError
 from tunetrack.storage import StudyStorage, open_storage, schema
-from tunetrack.study.records import TrialRecord, trial_from_run
+from tunetrack.study.records import TrialRecord, check_study_run, trial_from_run
 
 
 @dataclass(repr=False)
@@ -185,11 +185,7 @@ class Study:
 
         Raises TrackingError when the run is missing or is not a tunetrack study."""
         parent = storage.get_run(run_id)
-        if parent.tags.get(schema.TAG_ROLE) != schema.ROLE_STUDY:
-            raise TrackingError(
-                f"run {run_id} is not a tunetrack study (tag {schema.TAG_ROLE}="
-                f"{parent.tags.get(schema.TAG_ROLE)!r}); pass the study's parent run id"
-            )
+        check_study_run(parent)
         trials = sorted(
             (trial_from_run(r) for r in storage.trial_runs(run_id, parent.experiment_id)),
             key=lambda t: t.number,

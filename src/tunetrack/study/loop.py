@@ -13,6 +13,7 @@ study's included), the study's deadline, ``loss_threshold`` reached, or
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -121,6 +122,7 @@ class StudyLoop:
                 bool(search.no_progress_evals)
                 and trials_since_best(self.losses) >= (search.no_progress_evals or 0),
             ),
+            ("same_failure", same_failures(self.records, search.stop_after_failures)),
         )
         for reason, applies in rules:
             if applies:
@@ -200,6 +202,18 @@ class StudyLoop:
         )
         self.records.append(record)
         return record
+
+
+def same_failures(records: list[TrialRecord], limit: int | None) -> bool:
+    """True when the study's first ``limit`` trials (or more) all failed, all with the same
+    reason (numbers aside): a setting no trial can run with, so the rest of the budget
+    would fail the same way."""
+    if not limit or len(records) < limit:
+        return False
+    if any(r.state != TrialState.FAILED for r in records):
+        return False
+    reasons = {re.sub(r"\d+(\.\d+)?", "N", r.error or "") for r in records}
+    return len(reasons) == 1
 
 
 def trials_since_best(losses: list[float | None]) -> int:

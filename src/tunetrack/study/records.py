@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tunetrack._core import TrialState
+from tunetrack.exceptions import TrackingError
 from tunetrack.storage import RunData, schema
 
 
@@ -64,3 +65,20 @@ def trial_from_run(run: RunData) -> TrialRecord:
         error=run.tags.get(schema.TAG_ERROR),
         family=run.tags.get(schema.TAG_MODEL),
     )
+
+
+def check_study_run(run: RunData) -> None:
+    """Raise TrackingError unless ``run`` is a tunetrack study: one line for any other
+    run, and for a study whose set-up was cut short (its process killed) how to go on."""
+    role = run.tags.get(schema.TAG_ROLE)
+    if role == schema.ROLE_SETUP:
+        raise TrackingError(
+            f"study run {run.run_id} was never finished setting up (its process was stopped "
+            "while writing its config); it holds no trials: start a new study with "
+            "`tunetrack tune` (without --resume), which also removes it"
+        )
+    if role != schema.ROLE_STUDY:
+        raise TrackingError(
+            f"run {run.run_id} is not a tunetrack study (tag {schema.TAG_ROLE}={role!r}); "
+            "pass the study's parent run id"
+        )

@@ -14,11 +14,11 @@ from typing import Any
 
 from tunetrack._core import FINISHED_STATES, TrialState
 from tunetrack.config import SearchConfig, StudyConfig
-from tunetrack.exceptions import ConfigError, TrackingError
+from tunetrack.exceptions import ConfigError
 from tunetrack.pruners import CurveHistory
 from tunetrack.space import describe_space
 from tunetrack.storage import RunData, StudyStorage, schema
-from tunetrack.study.records import TrialRecord, trial_from_run
+from tunetrack.study.records import TrialRecord, check_study_run, trial_from_run
 from tunetrack.study.setup import StudyInputs, json_roundtrip
 
 # Config keys a resumed study may change: the budget, not what a trial means.
@@ -27,6 +27,7 @@ RESUMABLE_CHANGES = {
     "search.timeout",
     "search.trial_timeout",
     "search.no_progress_evals",
+    "search.stop_after_failures",
     "search.loss_threshold",
     "search.pruning",  # how much a trial may cost, not what it means; also lets studies
     # started before the key existed resume
@@ -64,11 +65,7 @@ def find_study(
     same study; nothing is written. Raises ConfigError for a config or data that differs
     in what a trial means, TrackingError when there is no study."""
     parent = storage.get_run(run_id) if run_id else storage.latest_study(config.tracking.experiment)
-    if parent.tags.get(schema.TAG_ROLE) != schema.ROLE_STUDY:
-        raise TrackingError(
-            f"run {parent.run_id} is not a tunetrack study (tag {schema.TAG_ROLE}="
-            f"{parent.tags.get(schema.TAG_ROLE)!r}); pass the study's parent run id"
-        )
+    check_study_run(parent)
     stored = _with_defaults(storage.load_json_artifact(parent.run_id, schema.CONFIG_ARTIFACT))
     current = json_roundtrip(config.to_dict(describe_space))
     # A resume without --warm-start continues the stored one (its points are stored).

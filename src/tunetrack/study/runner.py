@@ -40,7 +40,7 @@ from tunetrack.storage import (
     schema,
     warm_imports,
 )
-from tunetrack.storage.base import lease_tags
+from tunetrack.storage.base import RunData, lease_from_tags, lease_tags
 from tunetrack.storage.uris import is_server, resolve_tracking_uri, sqlite_path
 from tunetrack.study.handle import Study
 from tunetrack.study.lease import (
@@ -118,6 +118,10 @@ def run_study(
             print(f"tunetrack: {warm.note()}", file=sys.stderr)
         _feed(sampler, [], inputs.start_points[: search.max_evals])
     experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
+    # Study runs a stopped process left half set up (no reader takes them for studies).
+    for gone in store.discard_setups(experiment_id, _setup_is_dead):
+        print(f"tunetrack: removed study run {gone}, left half set up by a stopped tune",
+              file=sys.stderr)  # fmt: skip
     config_json = json_roundtrip(config.to_dict(describe_space))
     deadline = None if search.timeout is None else wall_start + search.timeout
     claim: Claim
@@ -169,20 +173,27 @@ def run_study(
         claim = Claim(store, reopened.run_id, owner, ttl)
     study_run_id, experiment_id = reopened.run_id, reopened.experiment_id
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
-    data = publish(inputs.training)
-    loop = StudyLoop(
-        storage=store,
-        ref=ref,
-        inputs=inputs,
-        config=config,
-        data=data,
-        pruner=make_pruner(search.pruning),
-        deadline=deadline,
-        records=list(reopened.records),
-        losses=[loss for _, loss in reopened.history],
-        curves=dict(reopened.curves),
-        claim=claim,
-    )
+    data = None
+    try:  # an interrupt before the loop's own handling closes the study as interrupted
+        data = publish(inputs.training)
+        loop = StudyLoop(
+            storage=store,
+            ref=ref,
+            inputs=inputs,
+            config=config,
+            data=data,
+            pruner=make_pruner(search.pruning),
+            deadline=deadline,
+            records=list(reopened.records),
+            losses=[loss for _, loss in reopened.history],
+            curves=dict(reopened.curves),
+            claim=claim,
+        )
+    except KeyboardInterrupt:
+        if data is not None:
+            withdraw(data)
+        closed = _close_interrupted(store, claim, study_run_id)
+        raise StudyInterrupted(study_run_id, len(reopened.records), closed=closed) from None
     status = "FAILED"
     lost: TrackingUnavailable | None = None  # the store stopped answering mid-study
     claim.start_renewing()
@@ -215,6 +226,9 @@ def run_study(
                 )  # fmt: skip
             except TrackingUnavailable as err:
                 lost = err
+            except KeyboardInterrupt:  # a second Ctrl-C while closing: say what it left
+                claim.abandon()
+                raise StudyInterrupted(study_run_id, loop.n_finished, closed=False) from None
         if lost is not None:
             # Nothing more can be written: the study (and a trial in flight) stay RUNNING
             # for --resume to close and continue; no further request waits on the server.
@@ -230,6 +244,11 @@ def run_study(
         raise claim.lost_error()
     if run_trials and not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
+        if study.stop_reason == "same_failure":
+            raise StudyFailedError(
+                f"the first {len(study.trials)} trials all failed the same way, so the study "
+                f"stopped early (search.stop_after_failures; study run {study_run_id}): {first}"
+            )
         raise StudyFailedError(
             f"every trial failed (study run {study_run_id}); the first said: {first}"
         )
@@ -277,6 +296,28 @@ def _close_study(
         store.finish_study(study_run_id, metrics=_study_metrics(study), status=status, tags=tags)
     claim.release()
     return study
+
+
+def _setup_is_dead(run: RunData) -> bool:
+    """Whether the process that was setting up ``run`` is gone (its claim has lapsed)."""
+    return not is_live(lease_from_tags(run.tags))
+
+
+def _close_interrupted(store: StudyStorage, claim: Claim, study_run_id: str) -> bool:
+    """Close a study interrupted before its loop started; False when that was cut short
+    too (a second interrupt, a store that stopped answering): it stays RUNNING."""
+    try:
+        store.finish_study(
+            study_run_id,
+            metrics={},
+            status="KILLED",
+            tags={schema.TAG_STOP_REASON: "interrupted"},
+        )
+        claim.release()
+    except (Exception, KeyboardInterrupt):
+        claim.abandon()
+        return False
+    return True
 
 
 def _check_server_first(where: StudyStorage | str | None) -> None:

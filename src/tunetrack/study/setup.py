@@ -19,6 +19,7 @@ import pandas as pd
 from tunetrack import config as config_mod
 from tunetrack.config import StudyConfig
 from tunetrack.data.loaders import Table
+from tunetrack.exceptions import DataError
 from tunetrack.metrics import default_metric
 from tunetrack.models import (
     ModelFamily,
@@ -159,6 +160,8 @@ def prepare_inputs(
     encoding = config.features.encoding
     default_spec = default_space_for(names, task, encoding)
     space_spec = config.space if config.space is not None else default_spec
+    if config.space is not None and config.data.task == "auto" and task.is_classification:
+        space_spec = _without_regression_objective(space_spec, names, encoding)
     build_space(space_spec)  # raises SearchSpaceError for a space that cannot be sampled
     described = json_roundtrip(describe_space(space_spec))
     # A family's start points belong to its own default space: in any other space (even
@@ -180,9 +183,16 @@ def prepare_inputs(
     for name, family in families.items():
         family.check_param_names(config.model.params, where="model.params")
         family.check_settings(config.model.params, tuned[name])
+        family.check_objective(config.model.params, tuned[name], study_data.task)
     x_train, x_valid = study_data.x_train(), study_data.x_valid()
     feature_names = study_data.encoder.feature_names
+    if not feature_names:
+        raise DataError(
+            "no feature columns left to train on; list some under features.numeric, "
+            "features.categorical or features.datetime (or leave them unset to infer)"
+        )
     for family in families.values():
+        family.check_feature_names(feature_names)
         family.check_input(x_train, feature_names, "train")
         family.check_input(x_valid, feature_names, "valid")
     training = {
@@ -204,6 +214,21 @@ def prepare_inputs(
     ]
     metric = config.search.metric or default_metric(task)
     return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+
+
+def _without_regression_objective(
+    space: Mapping[str, Any], names: Sequence[str], encoding: str
+) -> Mapping[str, Any]:
+    """``space`` without the regression default's objective constant.
+
+    With the task left to the data, ``--set space.x`` edits the regression default space
+    (the task is not known yet), whose objective constant would then train a classifier
+    with a regression loss; the task sets the objective instead."""
+    regression = default_space_for(names, "regression", encoding)
+    objective = regression.get("objective")
+    if objective is None or space.get("objective") != objective:
+        return space
+    return {k: v for k, v in space.items() if k != "objective"}
 
 
 def tuned_values(

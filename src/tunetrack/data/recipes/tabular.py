@@ -150,10 +150,24 @@ def choose_columns(
                         f"features.{kind} lists the target {target!r}; a model cannot "
                         "learn from its own answer, so remove it"
                     )
-        return ColumnChoice(
-            categorical=tuple(categorical or ()),
-            numeric=tuple(numeric or ()),
-            datetime=tuple(datetime or ()),
+                if _nested(frame[col]):
+                    raise DataError(
+                        f"features.{kind} names column {col!r}, whose values are lists or "
+                        "records; flatten it into plain columns or leave it out"
+                    )
+        if not any(listed.values()):
+            raise DataError(
+                "the features lists name no column to train on; list at least one under "
+                "features.numeric, features.categorical or features.datetime"
+            )
+        return _checked(
+            frame,
+            target,
+            ColumnChoice(
+                categorical=tuple(categorical or ()),
+                numeric=tuple(numeric or ()),
+                datetime=tuple(datetime or ()),
+            ),
         )
     skip = set(drop or ())
     unknown = sorted(skip - set(map(str, frame.columns)))
@@ -176,17 +190,49 @@ def choose_columns(
             f"train data has no usable feature column besides the target {target!r}; "
             "pass a table with feature columns or list them under features"
         )
-    return ColumnChoice(
-        categorical=tuple(chosen["categorical"]),
-        numeric=tuple(chosen["numeric"]),
-        datetime=tuple(chosen["datetime"]),
-        left_out=left_out,
+    return _checked(
+        frame,
+        target,
+        ColumnChoice(
+            categorical=tuple(chosen["categorical"]),
+            numeric=tuple(chosen["numeric"]),
+            datetime=tuple(chosen["datetime"]),
+            left_out=left_out,
+        ),
     )
+
+
+def _checked(frame: pd.DataFrame, target: str, choice: ColumnChoice) -> ColumnChoice:
+    """``choice``, once no datetime part (``ts`` -> ``ts_year``) would take the name of
+    a column the table already has: it would silently replace that column."""
+    existing = set(map(str, frame.columns))
+    for col in choice.datetime:
+        for part in DATETIME_PARTS:
+            derived = f"{col}_{part}"
+            if derived in existing:
+                raise DataError(
+                    f"datetime column {col!r} gives a feature {derived!r}, but the table "
+                    f"already has a column {derived!r}; rename one of them (or list "
+                    f"{col!r} under features.drop)"
+                )
+    return choice
+
+
+_NESTED = (list, tuple, dict, set, np.ndarray)
+
+
+def _nested(values: pd.Series) -> bool:
+    """Lists or records in cells (parquet list/struct columns): no model takes them."""
+    if not ptypes.is_object_dtype(values):
+        return False
+    return bool(values.dropna().map(lambda v: isinstance(v, _NESTED)).any())
 
 
 def _column_kind(values: pd.Series) -> tuple[str | None, str]:
     if values.notna().sum() == 0:
         return None, "empty"
+    if _nested(values):
+        return None, "lists or records, not plain values"
     if ptypes.is_bool_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
         return "categorical", ""
     if ptypes.is_datetime64_any_dtype(values):
