@@ -1,4 +1,4 @@
-"""A progress bar on stderr: trials done, best metric so far, time spent."""
+"""A progress bar on stderr: trials done and running, best metric so far, time spent."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class TrialProgress:
                 TextColumn("[bold]tuning"),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn("{task.fields[running]}"),
                 TextColumn("best {task.fields[metric]} [bold green]{task.fields[best]}"),
                 TextColumn("{task.fields[failed]}"),
                 TimeElapsedColumn(),
@@ -41,7 +42,7 @@ class TrialProgress:
                 transient=False,
             )
             self._task = self._progress.add_task(
-                "tuning", total=total, metric=metric, best="-", failed=""
+                "tuning", total=total, metric=metric, best="-", failed="", running=""
             )
         for record in finished:
             self.trial_done(record)
@@ -59,6 +60,11 @@ class TrialProgress:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def running(self, n: int) -> None:
+        """How many trials are in flight now (shown beside the done count when any)."""
+        if self._progress is not None:
+            self._progress.update(self._task, running=f"{n} running" if n else "")
 
     def trial_done(self, record: Any) -> None:
         value = record.value(self.metric) if record.state == "ok" else None

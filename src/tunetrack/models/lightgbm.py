@@ -169,6 +169,7 @@ _THREAD_NAMES = ("num_threads", "n_jobs", "nthread")
 class LightGBMFamily(ModelFamily):
     name = "lightgbm"
     boosted = True
+    thread_params = _THREAD_NAMES
     model_file = "model.txt"
     whole_params = WHOLE_PARAMS
     data_params = DATASET_LEVEL_PARAMS

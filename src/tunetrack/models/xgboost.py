@@ -217,6 +217,7 @@ ALIASES = (
 class XGBoostFamily(ModelFamily):
     name = "xgboost"
     boosted = True
+    thread_params = ("nthread",)
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS
     data_params = MATRIX_PARAMS

@@ -159,7 +159,7 @@ def run_study(
         claim = Claim(store, reopened.run_id, owner, ttl)
     study_run_id, experiment_id = reopened.run_id, reopened.experiment_id
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
-    data = publish(inputs.training)
+    data = publish(inputs.training, inputs.source)
     loop = StudyLoop(
         storage=store,
         ref=ref,
@@ -184,10 +184,11 @@ def run_study(
                 TrialProgress(
                     search.max_evals, inputs.metric, enabled=progress, done=reopened.records
                 ) as bar,
-                make_executor() as executor,
+                make_executor(search.executor, search.parallelism, search.spark_master) as executor,
             ):
                 executor.start(data)
                 loop.on_trial = bar.trial_done
+                loop.on_running = bar.running
                 loop.run(sampler, executor)
         status = "FINISHED"
     except KeyboardInterrupt:
