@@ -79,6 +79,8 @@ class SparkExecutor(Executor):
         self._shipped: Any = None
         self._group = f"tunetrack-{uuid.uuid4().hex[:12]}"
         self._closed = threading.Event()
+        self._running = 0  # trials whose Spark job has not come back
+        self._count_lock = threading.Lock()
 
     def start(self, data: DataHandle) -> None:
         from pyspark.sql import SparkSession
@@ -89,10 +91,15 @@ class SparkExecutor(Executor):
         session = SparkSession.getActiveSession() if self._master is None else None
         if session is None:
             master = self._master or f"local[{self._requested or os.cpu_count() or 1}]"
-            builder = SparkSession.builder.master(master).appName("tunetrack")
-            if master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-                # Local workers run this interpreter, which has tunetrack installed.
-                builder = builder.config("spark.pyspark.python", sys.executable)
+            builder = (
+                SparkSession.builder.master(master)
+                .appName("tunetrack")
+                .config("spark.ui.showConsoleProgress", "false")  # the study has its own bar
+            )
+            if master.startswith("local"):
+                # Local workers run this interpreter, which has tunetrack installed
+                # (pyspark reads the variable when it starts the context).
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             session = builder.getOrCreate()
             self._own_session = True
         self._session = session
@@ -110,6 +117,8 @@ class SparkExecutor(Executor):
     def _run(self, task: TrialTask) -> TrialResult:
         context = self._session.sparkContext
         shipped = self._shipped
+        with self._count_lock:
+            self._running += 1
         try:
             context.setJobGroup(self._group, f"tunetrack trial {task.number}", True)
             rdd = context.parallelize([task], 1)
@@ -119,11 +128,14 @@ class SparkExecutor(Executor):
             if self._closed.is_set():
                 return TrialResult(TrialState.KILLED, error="interrupted")
             return TrialResult(TrialState.FAILED, error=f"spark task failed: {_reason(err)}")
+        finally:
+            with self._count_lock:
+                self._running -= 1
 
     def shutdown(self) -> None:
         """Cancel the study's Spark jobs still running and stop a session built here."""
         self._closed.set()
-        if self._session is not None:
+        if self._session is not None and self._running:
             with contextlib.suppress(Exception):
                 self._session.sparkContext.cancelJobGroup(self._group)
         if self._pool is not None:
