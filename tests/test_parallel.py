@@ -1,4 +1,4 @@
-"""Parallel executors, done for real: worker processes (spawned, killed, interrupted) and
+"""Parallel executors, done for real: worker processes (started, killed, interrupted) and
 one writer to a shared SQLite store. Spark's are in test_spark.py (integration stage)."""
 
 from __future__ import annotations
@@ -84,17 +84,17 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _workers(driver: int) -> list[int]:
-    """The driver's worker processes (multiprocessing's resource tracker is not one)."""
-    pids = []
-    for pid in _children(driver):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-            pids.append(pid)
-    return pids
+    """The driver's worker processes: the children of its fork server."""
+    servers = [p for p in _children(driver) if b"multiprocessing.forkserver" in _cmdline(p)]
+    return [pid for server in servers for pid in _children(server)]
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,8 @@
 """Trials side by side in local worker processes (``search.executor: processes``).
 
-Each of the ``parallelism`` workers is a process of its own (multiprocessing's ``spawn``
-context: no forked copy of the driver's threads or open store connections). A worker is
+Each of the ``parallelism`` workers is a process of its own, forked from
+multiprocessing's fork server (no copy of the driver's threads or open store
+connections). A worker is
 given the study's data source once, when it starts, builds the prepared training data
 from it once, then runs one task at a time: a task goes down its pipe, the result comes
 back up another. Workers never write to the tracking store (DESIGN principle 7).
@@ -20,10 +21,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -38,14 +42,20 @@ STOP_GRACE_S = 5.0
 MAX_START_FAILURES = 3
 
 
-def _worker_main(
-    tasks: Connection, results: Connection, handle: DataHandle, source: DataSource
-) -> None:
+def _worker_main(tasks: Connection, results: Connection, handle: DataHandle) -> None:
     """A worker's life: build the data once, then run tasks until told to stop."""
     # Ctrl-C in a terminal reaches the whole process group: the driver decides what
-    # happens to the trials (it stops the workers itself).
+    # happens to the trials (it stops the workers itself). Workers are forked from a
+    # server that ignores SIGINT from its first instruction (see ``start``); this keeps
+    # it so whatever started the worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    try:
+        # The data comes as the first message, not among the process's arguments: a
+        # driver stopped mid-send then leaves a worker that exits quietly here.
+        source: DataSource = tasks.recv()
+    except (EOFError, OSError, pickle.UnpicklingError):
+        return
     install(handle, source)
     results.send(("ready", os.getpid()))
     while True:
@@ -96,7 +106,11 @@ class ProcessExecutor(Executor):
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
         self.parallelism = parallelism
         self.threads = threads
-        self._context = multiprocessing.get_context("spawn")
+        # forkserver: a clean server process (no copy of the driver's threads or store
+        # connections) with tunetrack imported once; a worker, first or replacement, is
+        # a fork of it, ready in a fraction of a spawn's time.
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([__name__])
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._handle: DataHandle | None = None
@@ -119,6 +133,8 @@ class ProcessExecutor(Executor):
         if source is None:
             raise RuntimeError("the processes executor needs data published with its source")
         self._handle, self._source = data, source
+        with _sigint_ignored():
+            forkserver.ensure_running()
         with self._lock:
             for _ in range(self.parallelism):
                 self._workers.append(self._spawn())
@@ -130,7 +146,7 @@ class ProcessExecutor(Executor):
         result_read, result_write = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=_worker_main,
-            args=(task_read, result_write, self._handle, self._source),
+            args=(task_read, result_write, self._handle),
             name="tunetrack-worker",
             daemon=True,
         )
@@ -139,6 +155,8 @@ class ProcessExecutor(Executor):
         # the other's death as end-of-file.
         task_read.close()
         result_write.close()
+        with contextlib.suppress(OSError):  # it died already: its sentinel says so
+            task_write.send(self._source)
         return _Worker(process, task_write, result_read)
 
     def submit(self, task: TrialTask) -> Future[TrialResult]:
@@ -173,26 +191,30 @@ class ProcessExecutor(Executor):
                 if item in by_sentinel:
                     self._bury(by_sentinel[item])
 
-    def _receive(self, worker: _Worker) -> None:
+    def _receive(self, worker: _Worker) -> bool:
+        """Take one message from the worker; False at end-of-file (it died: its sentinel
+        says so)."""
         try:
             kind, payload = worker.results.recv()
         except (EOFError, OSError):
-            return  # it died: its sentinel says so
+            return False
         with self._lock:
             if kind == "ready":
                 worker.ready = True
                 self._start_failures = 0
-                return
+                return True
             future, worker.future = worker.future, None
         if future is not None and not future.done():
             future.set_result(payload)
+        return True
 
     def _bury(self, worker: _Worker) -> None:
         """A worker's process ended: fail its trial and start a fresh worker first, so
         the slot is free again when the loop hears of the failure."""
         # A result it sent just before dying is still its result.
         while worker.future is not None and _poll(worker.results):
-            self._receive(worker)
+            if not self._receive(worker):
+                break
         worker.process.join(timeout=1)
         reason = death_reason(worker.process.exitcode)
         with self._lock:
@@ -235,6 +257,23 @@ class ProcessExecutor(Executor):
                 worker.process.join(timeout=STOP_GRACE_S)
             for conn in (worker.tasks, worker.results):
                 conn.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored while the fork server is launched (a fork and an exec: a few
+    milliseconds). An ignored signal stays ignored across exec, and Python then installs
+    no KeyboardInterrupt handler: the server, and every worker forked from it, never
+    print a traceback for a Ctrl-C that reaches the process group while they import.
+    (Only the main thread may change signal handlers; elsewhere this does nothing.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _poll(conn: Connection) -> bool:
