@@ -34,6 +34,7 @@ ALGORITHMS: dict[str, tuple[str, ...]] = {
 ENCODINGS = ("native", "onehot")
 TASK_CHOICES = ("auto", "regression", "classification")
 PRUNING = ("median", "none", "successive_halving", "hyperband")
+EXECUTORS = ("inline", "processes", "spark")
 DEFAULT_EXPERIMENT = "nyc-taxi-duration"
 TAXI_RECIPE = "nyc-taxi"
 TABULAR_RECIPE = "tabular"
@@ -114,6 +115,12 @@ class SearchConfig:
     warm_start_top_k: int = 5
     # Stop once this many first trials all failed the same way (null: never).
     stop_after_failures: int | None = 3
+    # Where trials run (tunetrack.execution): inline (one at a time, in this process),
+    # processes (local worker processes) or spark; parallelism: trials in flight at once
+    # (null: the machine's cores, or Spark's default parallelism).
+    executor: str = "inline"
+    parallelism: int | None = None
+    spark_master: str | None = None  # null: the active SparkSession, else local[parallelism]
 
 
 @dataclass(frozen=True)
@@ -510,6 +517,17 @@ def _check_ranges(config: StudyConfig) -> None:
             f"choose one of: {', '.join(ALGORITHMS[search.engine])}{hint}"
         )
     one_of("search.pruning", search.pruning, PRUNING)
+    one_of("search.executor", search.executor, EXECUTORS)
+    _positive_or_none("search.parallelism", search.parallelism)
+    if search.executor == "inline" and (search.parallelism or 1) > 1:
+        raise ConfigError(
+            f"search.parallelism={search.parallelism} needs a parallel executor; add "
+            "--executor processes (or spark)"
+        )
+    if search.spark_master is not None and search.executor != "spark":
+        raise ConfigError(
+            "search.spark_master applies to the spark executor only; add --executor spark"
+        )
     _require(
         search.warm_start_top_k >= 1,
         "search.warm_start_top_k",

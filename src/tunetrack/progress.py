@@ -1,4 +1,4 @@
-"""A progress bar on stderr: trials done, best metric so far, time spent.
+"""A progress bar on stderr: trials done and running, best metric so far, time spent.
 
 In a Jupyter kernel rich's live bar needs ipywidgets (else it warns and draws nothing), so
 there the same line is one HTML output updated in place (IPython's display handles), which
@@ -38,6 +38,7 @@ class TrialProgress:
         self._task: Any = None
         self._notebook: Any = None  # an IPython display handle, in a Jupyter kernel
         self.total, self.done, self._started = total, 0, time.monotonic()
+        self.in_flight = 0
         if enabled and _in_jupyter():
             from IPython.display import HTML, display
 
@@ -47,6 +48,7 @@ class TrialProgress:
                 TextColumn("[bold]tuning"),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn("{task.fields[running]}"),
                 TextColumn("best {task.fields[metric]} [bold green]{task.fields[best]}"),
                 TextColumn("{task.fields[failed]}"),
                 TimeElapsedColumn(),
@@ -54,7 +56,7 @@ class TrialProgress:
                 transient=False,
             )
             self._task = self._progress.add_task(
-                "tuning", total=total, metric=metric, best="-", failed=""
+                "tuning", total=total, metric=metric, best="-", failed="", running=""
             )
         for record in finished:
             self.trial_done(record)
@@ -63,12 +65,13 @@ class TrialProgress:
         share = min(self.done / self.total, 1.0) if self.total else 1.0
         best = f"{self.best:.4f}" if math.isfinite(self.best) else "-"
         failed = f" &middot; {self.failed} failed" if self.failed else ""
+        running = f" &middot; {self.in_flight} running" if self.in_flight else ""
         elapsed = time.strftime("%M:%S", time.gmtime(time.monotonic() - self._started))
         return (
             "<div style='font-family:monospace'>tuning "
             f"<progress value='{share:.3f}' max='1' style='width:14em'></progress> "
-            f"{self.done}/{self.total} trials &middot; best {html.escape(self.metric)} "
-            f"<b>{best}</b>{failed} &middot; {elapsed}</div>"
+            f"{self.done}/{self.total} trials{running} &middot; best "
+            f"{html.escape(self.metric)} <b>{best}</b>{failed} &middot; {elapsed}</div>"
         )
 
     def __enter__(self) -> TrialProgress:
@@ -84,6 +87,16 @@ class TrialProgress:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+
+    def running(self, n: int) -> None:
+        """How many trials are in flight now (shown beside the done count when any)."""
+        self.in_flight = n
+        if self._notebook is not None:
+            from IPython.display import HTML
+
+            self._notebook.update(HTML(self._html()))
+        if self._progress is not None:
+            self._progress.update(self._task, running=f"{n} running" if n else "")
 
     def trial_done(self, record: Any) -> None:
         value = record.value(self.metric) if record.state == "ok" else None

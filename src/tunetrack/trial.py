@@ -24,6 +24,8 @@ from tunetrack.pruners import CurveHistory, Pruner
 # Prepared training data by handle key, in each process that runs trials: built once per
 # study (not once per trial) and looked up by the task's handle.
 _PREPARED: dict[str, Mapping[str, TrainingData]] = {}
+# What rebuilds it in another process, by the same key (see DataSource).
+_SOURCES: dict[str, DataSource] = {}
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,68 @@ class DataHandle:
         return _PREPARED[self.key][family]
 
 
-def publish(training: Mapping[str, TrainingData]) -> DataHandle:
-    """Make prepared data reachable by a new handle in this process."""
+@dataclass(frozen=True)
+class FamilySource:
+    """One family's ``prepare`` arguments: encoded rows, targets, task and settings."""
+
+    x_train: Any
+    y_train: Any
+    x_valid: Any
+    y_valid: Any
+    task: Any
+    fixed_params: Mapping[str, Any]
+    tuned: Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """How a worker process rebuilds a study's prepared data: each family's ``prepare``
+    arguments, picklable (XGBoost's matrices are not, so they are built where they are
+    used, once per worker)."""
+
+    families: Mapping[str, FamilySource]
+
+    def build(self) -> dict[str, TrainingData]:
+        return {
+            name: get_model(name).prepare(
+                s.x_train,
+                s.y_train,
+                s.x_valid,
+                s.y_valid,
+                s.task,
+                fixed_params=s.fixed_params,
+                tuned=s.tuned,
+            )
+            for name, s in self.families.items()
+        }
+
+
+def publish(training: Mapping[str, TrainingData], source: DataSource | None = None) -> DataHandle:
+    """Make prepared data reachable by a new handle in this process; ``source`` lets an
+    executor rebuild it in its workers (``source_of``, ``install``)."""
     handle = DataHandle(uuid.uuid4().hex)
     _PREPARED[handle.key] = training
+    if source is not None:
+        _SOURCES[handle.key] = source
     return handle
+
+
+def source_of(handle: DataHandle) -> DataSource | None:
+    """What rebuilds the data behind ``handle`` elsewhere (None: it was published without)."""
+    return _SOURCES.get(handle.key)
+
+
+def install(handle: DataHandle, source: DataSource) -> None:
+    """Build the data behind ``handle`` in this (worker) process, once: later calls with
+    the same handle do nothing."""
+    if handle.key not in _PREPARED:
+        _PREPARED[handle.key] = source.build()
 
 
 def withdraw(handle: DataHandle) -> None:
     """Forget the data behind ``handle`` in this process (the study is over)."""
     _PREPARED.pop(handle.key, None)
+    _SOURCES.pop(handle.key, None)
 
 
 @dataclass(frozen=True)
@@ -59,6 +113,9 @@ class Budget:
     fixed_params: Mapping[str, Any] = field(default_factory=dict)
     study_deadline: float | None = None
     trial_timeout: float | None = None
+    # Threads one fit may use (None: the family's default, all cores). A parallel executor
+    # sets cores // trials in flight, so trials share the cores instead of fighting.
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,12 +193,13 @@ def _evaluate(task: TrialTask) -> TrialResult:
     # it does not grow when other work shares the machine. Trials sharing one process
     # (threads) would count each other's work; the executors run one per process.
     cpu_start = time.process_time()
-    fit = get_model(task.family).fit(
+    family = get_model(task.family)
+    fit = family.fit(
         model_params,
         data,
         num_boost_round=budget.num_boost_round,
         early_stopping_rounds=budget.early_stopping_rounds,
-        fixed_params=budget.fixed_params,
+        fixed_params=with_threads(family.thread_params, budget, model_params),
         deadline=deadline,
         # Judged by rules fit for its own settings (the warm-up follows the learning rate).
         pruner=_PruningMonitor(
@@ -177,6 +235,17 @@ def _evaluate(task: TrialTask) -> TrialResult:
         pruned_at=fit.pruned_at,
         stopped_by=stopped_by,
     )
+
+
+def with_threads(
+    names: Sequence[str], budget: Budget, params: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """The budget's fixed params with its thread count under the family's first thread
+    parameter, unless the fixed or sampled params already set one (theirs win)."""
+    fixed = budget.fixed_params
+    if budget.threads is None or not names or any(n in fixed or n in params for n in names):
+        return fixed
+    return {**fixed, names[0]: budget.threads}
 
 
 def one_line(err: BaseException) -> str:

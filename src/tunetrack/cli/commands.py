@@ -79,6 +79,18 @@ def tune(
             "that experiment's latest study."
         ),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="Where trials run: inline (default), processes or spark."),
+    ] = None,
+    parallelism: Annotated[
+        int | None,
+        typer.Option(help="Trials at once with --executor processes|spark (default: cores)."),
+    ] = None,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(help="--executor spark: the master URL (default: local[parallelism])."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Tune a model; every trial becomes an MLflow run under one study run."""
@@ -107,6 +119,9 @@ def tune(
         resume=(study or True) if resume else False,
         engine=engine,
         warm_start=warm_start,
+        executor=executor,
+        parallelism=parallelism,
+        spark_master=spark_master,
     )
     print_summary(found)
 

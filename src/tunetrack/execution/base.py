@@ -21,6 +21,8 @@ class Executor(ABC):
 
     #: How many trials may be in flight at once.
     parallelism: int = 1
+    #: Threads each trial's fit may use (None: the family's default, every core).
+    threads: int | None = None
 
     def start(self, data: DataHandle) -> None:  # noqa: B027 (optional hook)
         """Called once before the first task, with the study's prepared data: an executor

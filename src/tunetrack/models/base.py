@@ -85,6 +85,9 @@ class ModelFamily(ABC):
     # matrix type). model.params may fix them and prepare() builds the data with them; a
     # space cannot vary them, since every trial shares that one build.
     data_params: frozenset[str] = frozenset()
+    # The parameter names (aliases included) that set the threads one fit uses; the first
+    # is the one a parallel executor sets, unless model.params or the space set any.
+    thread_params: tuple[str, ...] = ()
     # How the family's docs name that training data, for the one-line refusal.
     data_label: str = "training data"
     # Characters the family's library refuses in a feature name (checked before any write).

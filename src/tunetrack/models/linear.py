@@ -78,6 +78,7 @@ SKOPS_TYPES = frozenset({"numpy.dtype"})
 class LinearFamily(ModelFamily):
     name = "linear"
     boosted = False
+    thread_params = ("n_jobs",)
     model_file = "model.skops"
     whole_params = WHOLE_PARAMS
 

@@ -70,6 +70,7 @@ SKOPS_TYPES = frozenset({"sklearn.tree._tree.Tree"})
 class RandomForestFamily(ModelFamily):
     name = "random_forest"
     boosted = False
+    thread_params = ("n_jobs",)
     model_file = "model.skops"
     whole_params = WHOLE_PARAMS
 

@@ -241,6 +241,7 @@ class XGBoostFamily(ModelFamily):
     refused_name_characters = "[]<"
     classification_objectives = frozenset({"binary", "multi", "reg:logistic"})
     boosted = True
+    thread_params = ("nthread",)
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS
     data_params = MATRIX_PARAMS

@@ -41,6 +41,9 @@ def tune(
     progress: bool = True,
     resume: bool | str = False,
     warm_start: str | None = None,
+    executor: str | None = None,
+    parallelism: int | None = None,
+    spark_master: str | None = None,
 ) -> Study:
     """Tune a model and track every trial in MLflow; returns the finished Study.
 
@@ -58,6 +61,10 @@ def tune(
     5 by default) that fit this study's space, in place of the default start points; the
     study run is tagged ``tunetrack.warm_start_from``.
     ``storage`` (a ``tunetrack.storage.StudyStorage``) replaces the MLflow store.
+    ``executor`` says where trials run: ``"inline"`` (default, one at a time here),
+    ``"processes"`` (``parallelism`` local worker processes; default: the cores) or
+    ``"spark"`` (Spark tasks on ``spark_master``, else the active SparkSession, else
+    ``local[parallelism]``); only this process writes to the store either way.
 
     Raises ConfigError, DataError or TrackingError (one line, nothing written) for bad
     input, StudyFailedError when every trial failed, StudyInterrupted on Ctrl-C.
@@ -67,7 +74,8 @@ def tune(
         config, overrides, train, valid, space=space, model=model, target=target, task=task,
         valid_fraction=valid_fraction, max_evals=max_evals, timeout=timeout, seed=seed,
         algo=algo, engine=engine, experiment=experiment, tracking_uri=tracking_uri,
-        warm_start=warm_start,
+        warm_start=warm_start, executor=executor, parallelism=parallelism,
+        spark_master=spark_master,
     )  # fmt: skip
     return run_study(
         study_config,

@@ -12,6 +12,7 @@ study's included), the study's deadline, ``loss_threshold`` reached, or
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -60,6 +61,7 @@ class StudyLoop:
     losses: list[float | None] = field(default_factory=list)
     curves: dict[str, CurveHistory] = field(default_factory=dict)
     on_trial: Callable[[TrialRecord], None] | None = None
+    on_running: Callable[[int], None] | None = None  # told how many trials are in flight
     claim: Claim | None = None  # this process's claim on the study run; none: not checked
 
     def __post_init__(self) -> None:
@@ -85,11 +87,15 @@ class StudyLoop:
         """Trials until a stopping rule says stop; KeyboardInterrupt closes the trials
         in flight as killed and propagates."""
         in_flight: dict[Future[TrialResult], _InFlight] = {}
+        if executor.threads is not None:
+            self.budget = dataclasses.replace(self.budget, threads=executor.threads)
         try:
             while True:
                 while len(in_flight) < executor.parallelism and self._may_start(len(in_flight)):
                     future, trial = self._start(sampler, executor)
                     in_flight[future] = trial
+                    if self.on_running is not None:
+                        self.on_running(len(in_flight))
                 if not in_flight:
                     return
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
@@ -97,6 +103,8 @@ class StudyLoop:
                     # Written before it leaves in_flight: a Ctrl-C mid-write still closes it.
                     self._finish(sampler, in_flight[future], future.result())
                     del in_flight[future]
+                    if self.on_running is not None:
+                        self.on_running(len(in_flight))
         except KeyboardInterrupt:
             for trial in in_flight.values():
                 self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))

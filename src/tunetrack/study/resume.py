@@ -32,6 +32,10 @@ RESUMABLE_CHANGES = {
     "search.pruning",  # how much a trial may cost, not what it means; also lets studies
     # started before the key existed resume
     "search.start_points",  # only the first trials of a new study; resumes never rerun them
+    # Where trials run, not what they mean: a study resumes on any executor.
+    "search.executor",
+    "search.parallelism",
+    "search.spark_master",
     "data.train",
     "data.valid",  # the data is compared by content below
 }

@@ -175,7 +175,7 @@ def run_study(
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
     data = None
     try:  # an interrupt before the loop's own handling closes the study as interrupted
-        data = publish(inputs.training)
+        data = publish(inputs.training, inputs.source)
         loop = StudyLoop(
             storage=store,
             ref=ref,
@@ -205,10 +205,11 @@ def run_study(
                 TrialProgress(
                     search.max_evals, inputs.metric, enabled=progress, done=reopened.records
                 ) as bar,
-                make_executor() as executor,
+                make_executor(search.executor, search.parallelism, search.spark_master) as executor,
             ):
                 executor.start(data)
                 loop.on_trial = bar.trial_done
+                loop.on_running = bar.running
                 loop.run(sampler, executor)
         status = "FINISHED"
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ from tunetrack import config as config_mod
 from tunetrack.config import StudyConfig
 from tunetrack.data.loaders import Table
 from tunetrack.exceptions import DataError
+from tunetrack.execution import check_executor, trial_threads
 from tunetrack.metrics import default_metric
 from tunetrack.models import (
     ModelFamily,
@@ -42,6 +43,7 @@ from tunetrack.samplers import check_engine
 from tunetrack.space import build_space, describe_space, space_leaves
 from tunetrack.space.ranges import check_draws, check_whole_params
 from tunetrack.storage import DatasetRecord, schema
+from tunetrack.trial import DataSource, FamilySource
 
 ConfigLike = StudyConfig | Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -105,6 +107,9 @@ _PLACEMENT = {
     "algo": ("search", "algo"),
     "engine": ("search", "engine"),
     "warm_start": ("search", "warm_start"),
+    "executor": ("search", "executor"),
+    "parallelism": ("search", "parallelism"),
+    "spark_master": ("search", "spark_master"),
     "experiment": ("tracking", "experiment"),
     "tracking_uri": ("tracking", "tracking_uri"),
 }
@@ -139,6 +144,8 @@ class StudyInputs:
     metric: str
     datasets: list[DatasetRecord]
     start_points: list[dict[str, Any]]  # typed params, tried first; default space only
+    # What rebuilds ``training`` in a worker process (parallel executors), once a worker.
+    source: DataSource | None = None
 
     @property
     def model_label(self) -> str:
@@ -154,6 +161,7 @@ def prepare_inputs(
     families = {name: get_model(name) for name in names}
     check_engine(config.search.engine, config.search.algo)
     check_pruner(config.search.pruning)
+    check_executor(config.search.executor)
     train_table, valid_table, notes = load_tables(config, train_frame, valid_frame)
     study_data = prepare_study_data(config, train_table, valid_table, notes)
     task = study_data.task
@@ -195,25 +203,30 @@ def prepare_inputs(
         family.check_feature_names(feature_names)
         family.check_input(x_train, feature_names, "train")
         family.check_input(x_valid, feature_names, "valid")
-    training = {
-        name: family.prepare(
-            x_train,
-            study_data.y_train,
-            x_valid,
-            study_data.y_valid,
-            task,
-            fixed_params=config.model.params,
-            tuned=tuned[name],
-        )
-        for name, family in families.items()
-    }
+    source = DataSource(
+        {
+            name: FamilySource(
+                x_train,
+                study_data.y_train,
+                x_valid,
+                study_data.y_valid,
+                task,
+                fixed_params=dict(config.model.params),
+                tuned=tuned[name],
+            )
+            for name in families
+        }
+    )
+    training = source.build()
     target = study_data.target
     datasets = [
         _dataset(train_table, study_data.train, "train", target),
         _dataset(valid_table, study_data.valid, "valid", target),
     ]
     metric = config.search.metric or default_metric(task)
-    return StudyInputs(families, described, study_data, training, metric, datasets, start_points)
+    return StudyInputs(
+        families, described, study_data, training, metric, datasets, start_points, source
+    )
 
 
 def _without_regression_objective(
@@ -285,7 +298,9 @@ def study_params(config: StudyConfig, inputs: StudyInputs) -> dict[str, Any]:
         "n_valid_rows": len(valid),
         "n_features": len(encoder.feature_names),
         # Threads the trials trained with, so a refit elsewhere can match them exactly.
-        "nthread": model.params.get("nthread", os.cpu_count() or 1),
+        "nthread": model.params.get(
+            "nthread", trial_threads(search.executor, search.parallelism) or os.cpu_count() or 1
+        ),
     }
 
 

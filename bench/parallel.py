@@ -1,0 +1,168 @@
+"""Trials side by side: throughput, quality at equal trial count, Spark's overhead (#15).
+
+Data: a seeded synthetic regression table (``--rows``, 4,000 by default, 20 numeric
+features, scikit-learn's ``make_regression`` with noise), a fifth of it validating.
+Model: XGBoost, ``--rounds`` boosting rounds (50), no early stopping and no pruning, so
+every trial costs the same work whichever executor runs it. Every study writes to its
+own SQLite MLflow store (the one-writer path is part of what is measured).
+
+- throughput: one study of ``--trials`` trials (200) inline, then with ``--executor
+  processes`` at each ``--parallelism`` (1,2,4 by default: past the cores it shows where
+  scaling stops); trials per minute from the study's wall time (worker start included)
+  and the ratio to inline;
+- quality: the best validation RMSE after ``--quality-trials`` trials (50), for
+  ``--seeds`` seeds (5), sequential (inline) against ``processes --parallelism 2``
+  (asynchronous TPE asks while trials are pending, which costs some sample efficiency);
+- spark (``--spark``): milliseconds per trial of tiny trials (1 round, 100 rows) on
+  ``local[2]`` against ``processes --parallelism 2``: the executors' own overhead.
+
+Prints one JSON object (also to ``--out``, default ``bench-parallel.json``) with the
+machine's load (``os.getloadavg``) before and after, since a shared machine skews the
+figures.
+
+    .venv/bin/python bench/parallel.py [--trials 200] [--seeds 5] [--spark]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.datasets import make_regression
+
+import tunetrack
+
+
+def table(rows: int, seed: int = 0) -> pd.DataFrame:
+    x, y = make_regression(
+        n_samples=rows, n_features=20, n_informative=12, noise=10.0, random_state=seed
+    )
+    frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(x.shape[1])])
+    frame["y"] = y
+    return frame
+
+
+def study(
+    frame: pd.DataFrame,
+    *,
+    trials: int,
+    rounds: int,
+    seed: int,
+    executor: str,
+    parallelism: int | None,
+    workdir: Path,
+) -> tuple[float, float]:
+    """(wall seconds, best validation RMSE) of one study on its own store."""
+    uri = f"sqlite:///{workdir / f'{executor}-{parallelism}-{seed}-{time.time_ns()}.db'}"
+    started = time.perf_counter()
+    found = tunetrack.tune(
+        train=frame,
+        target="y",
+        model="xgboost",
+        max_evals=trials,
+        seed=seed,
+        tracking_uri=uri,
+        progress=False,
+        executor=executor,
+        parallelism=parallelism,
+        overrides=[
+            f"model.num_boost_round={rounds}",
+            "model.early_stopping_rounds=null",
+            "search.pruning=none",
+            "search.start_points=false",
+        ],
+    )
+    seconds = time.perf_counter() - started
+    assert sum(t.state == "ok" for t in found.trials) == trials, found.trials
+    return seconds, float(found.best_value)
+
+
+def throughput(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    frame = table(args.rows)
+    runs: dict[str, Any] = {}
+    kw = dict(trials=args.trials, rounds=args.rounds, seed=0, workdir=workdir)
+    seconds, _ = study(frame, executor="inline", parallelism=None, **kw)
+    runs["inline"] = {"seconds": seconds, "trials_per_minute": 60 * args.trials / seconds}
+    for n in args.parallelism:
+        seconds, _ = study(frame, executor="processes", parallelism=n, **kw)
+        per_minute = 60 * args.trials / seconds
+        runs[f"processes-{n}"] = {
+            "seconds": seconds,
+            "trials_per_minute": per_minute,
+            "ratio_to_inline": per_minute / runs["inline"]["trials_per_minute"],
+        }
+    return runs
+
+
+def quality(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    frame = table(args.rows)
+    best: dict[str, list[float]] = {"inline": [], "processes-2": []}
+    for seed in range(args.seeds):
+        kw = dict(trials=args.quality_trials, rounds=args.rounds, seed=seed, workdir=workdir)
+        best["inline"].append(study(frame, executor="inline", parallelism=None, **kw)[1])
+        best["processes-2"].append(study(frame, executor="processes", parallelism=2, **kw)[1])
+    out: dict[str, Any] = {"best_rmse": best}
+    for name, values in best.items():
+        out[f"{name}_mean"] = statistics.mean(values)
+        out[f"{name}_sd"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    out["relative_change"] = out["processes-2_mean"] / out["inline_mean"] - 1
+    return out
+
+
+def spark_overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    frame = table(100)
+    n = args.spark_trials
+    kw = dict(trials=n, rounds=1, seed=0, workdir=workdir)
+    out: dict[str, Any] = {}
+    for name, executor in (("processes-2", "processes"), ("spark-local-2", "spark")):
+        seconds, _ = study(frame, executor=executor, parallelism=2, **kw)
+        out[name] = {"seconds": seconds, "ms_per_trial": 1000 * seconds / n}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=4000)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument(
+        "--parallelism", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4]
+    )
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--quality-trials", type=int, default=50)
+    parser.add_argument("--only", default="throughput,quality", help="sections to run")
+    parser.add_argument("--spark", action="store_true", help="also Spark's overhead")
+    parser.add_argument("--spark-trials", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=Path("bench-parallel.json"))
+    args = parser.parse_args()
+    sections = set(args.only.split(","))
+    result: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "load_before": os.getloadavg(),
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        if "throughput" in sections:
+            result["throughput"] = throughput(args, workdir)
+            print(json.dumps({"throughput": result["throughput"]}), flush=True)
+        if "quality" in sections:
+            result["quality"] = quality(args, workdir)
+            print(json.dumps({"quality": result["quality"]}), flush=True)
+        if args.spark:
+            result["spark"] = spark_overhead(args, workdir)
+    result["load_after"] = os.getloadavg()
+    text = json.dumps(result, indent=2, default=str)
+    print(text)
+    args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
