@@ -70,13 +70,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports --no-cache
 
-# Regenerate both locks from pyproject.toml. Versions already locked are kept; upgrade
+# Regenerate both locks from pyproject.toml (the oldest-releases lock leaves out Spark and the
+# bench's peer tools: its tests need neither). Versions already locked are kept; upgrade
 # with `make lock UPGRADE=--upgrade` (or `UPGRADE="--upgrade-package mlflow"`).
 lock:
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(PYTHON) -m venv "$$tmp" && "$$tmp/bin/python" -m pip install --quiet uv==$(UV_VERSION) && \
-	"$$tmp/bin/uv" pip compile pyproject.toml --extra test $(LOCK_FLAGS) $(UPGRADE) \
-		-o $(LOCK) && \
+	"$$tmp/bin/uv" pip compile pyproject.toml --extra test --extra spark --extra bench \
+		$(LOCK_FLAGS) $(UPGRADE) -o $(LOCK) && \
 	"$$tmp/bin/uv" pip compile pyproject.toml $(COMPAT_EXTRA) --extra test $(LOCK_FLAGS) \
 		$(UPGRADE) --resolution lowest-direct -o $(COMPAT_LOCK)
 
