@@ -49,8 +49,8 @@ test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -m "not integration" -n auto --dist loadfile
 
-# What starts outside services (PostgreSQL, a Spark cluster, tracking servers killed
-# mid-study): CI runs it after `make test`.
+# What starts outside services (PostgreSQL, a Spark cluster, Chromium, tracking servers
+# killed mid-study) or kills and resumes a whole study: CI runs it after `make test`.
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest -m integration || [ $$? -eq 5 ]
 

@@ -20,7 +20,8 @@ from tunetrack.synthetic import synthetic_study
 from .conftest import port_closed
 
 # A real browser (and for the UI test an MLflow server): seconds each, so not in test-fast.
-pytestmark = pytest.mark.slow
+# A real Chromium and a real MLflow server: outside services (`make test-integration`).
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 CHROMIUM = os.environ.get("TUNETRACK_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

@@ -266,6 +266,7 @@ def test_ctrl_c_stops_every_worker_and_marks_in_flight_killed(
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # a whole parallel study killed and resumed
 @pytest.mark.parametrize("resume_on", ["processes", "inline"])
 def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
     resume_on: str, sample_paths: tuple[str, str], tracking_uri: str

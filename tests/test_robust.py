@@ -72,6 +72,7 @@ def _trial_runs(client: MlflowClient, study_run_id: str) -> list:
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # a whole study killed and resumed: minutes on 2 cores
 def test_sigkill_mid_trial_then_resume_loses_nothing(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
@@ -112,6 +113,7 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # a whole study stopped and resumed: minutes on 2 cores
 def test_ctrl_c_marks_the_trial_killed_and_prints_the_resume_command(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:

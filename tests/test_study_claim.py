@@ -88,6 +88,7 @@ def test_a_second_runner_is_refused_while_the_study_runs(
     _assert_summary_is_the_stored_truth(client, study)
 
 
+@pytest.mark.integration  # two resumes racing over a whole study: minutes on 2 cores
 def test_two_resumes_at_once_one_runs_the_other_is_refused(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
