@@ -74,6 +74,23 @@ def test_scatter_has_a_colour_bar_the_best_starred_and_readable_ticks() -> None:
 
 
 @pytest.mark.parametrize(("outlier", "clipped"), [(False, 0), (True, 1)])
+def test_scatter_keeps_its_metric_axis_on_the_bulk(outlier: bool, clipped: int) -> None:
+    fig = _json(figures.scatter(_study(20, outlier=outlier)))
+    yaxes = [v for k, v in fig["layout"].items() if k.startswith("yaxis")]
+    edges = [t for t in fig["data"] if t["name"].endswith("off the scale")]
+    if clipped:
+        # The bulk (6.0-6.12) fills the axis; the 60.0 trial sits on its top edge.
+        assert all(a["range"][1] < 7.0 for a in yaxes)
+        assert len(edges) == 3  # one triangle per panel
+        assert all(t["text"] == ["trial 19: 60"] for t in edges)
+        assert "1 trial above" in fig["layout"]["title"]["text"]
+    else:
+        assert all("range" not in a for a in yaxes)
+        assert not edges
+        assert "above" not in fig["layout"]["title"]["text"]
+
+
+@pytest.mark.parametrize(("outlier", "clipped"), [(False, 0), (True, 1)])
 def test_parallel_coordinates_clip_an_outlier_and_say_so(outlier: bool, clipped: int) -> None:
     fig = _json(figures.parallel_coordinates(_study(20, outlier=outlier), top_k=None))
     line = fig["data"][0]["line"]

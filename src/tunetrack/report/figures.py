@@ -152,6 +152,15 @@ def color_range(values: list[float], metric: str) -> dict[str, Any]:
     return {"cmin": low, "cmax": high, "colorbar": {"title": {"text": title}}}
 
 
+def metric_limits(panels: list[views.ScatterData]) -> tuple[float, float, int]:
+    """The metric range scatter panels show, and how many trials lie above it: one
+    far-off trial would squash every other point onto one line, so the same rule as the
+    colour scales (3 interquartile ranges above the upper quartile) bounds the axis."""
+    values = {n: float(y) for p in panels for n, y in zip(p.numbers, p.y, strict=True)}
+    low, top, _ = views.color_limits(list(values.values()))
+    return low, top, sum(1 for y in values.values() if y > top)
+
+
 def scatter(study: Study, *, params: list[str] | None = None) -> Any:
     from plotly.subplots import make_subplots
 
@@ -163,6 +172,7 @@ def scatter(study: Study, *, params: list[str] | None = None) -> Any:
     axes = {a.name: a for a in data.param_axes(study)}
     best = study.best.number if study.completed else None
     n_max = max((n for p in panels for n in p.numbers), default=0)
+    y_low, y_top, off_scale = metric_limits(panels)
     for i, panel in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         fig.add_trace(
@@ -204,6 +214,21 @@ def scatter(study: Study, *, params: list[str] | None = None) -> Any:
                 row=row,
                 col=col,
             )  # fmt: skip
+        above = [j for j, y in enumerate(panel.y) if y > y_top] if off_scale else []
+        if above:  # far-off trials: at the top edge as triangles, their value on hover
+            fig.add_trace(
+                go.Scatter(
+                    x=[panel.x[j] for j in above],
+                    y=[y_top] * len(above),
+                    mode="markers",
+                    marker={"size": 9, "symbol": "triangle-up", "color": "grey"},
+                    text=[f"trial {panel.numbers[j]}: {panel.y[j]:.4g}" for j in above],
+                    name=f"{panel.param} off the scale",
+                    showlegend=False,
+                ),
+                row=row,
+                col=col,
+            )
         if panel.none_x is not None:  # sampled None: apart, to the right, as diamonds
             fig.add_trace(
                 go.Scatter(
@@ -232,9 +257,16 @@ def scatter(study: Study, *, params: list[str] | None = None) -> Any:
         elif panel.scale == "categorical":
             xaxis.update(type="category", categoryorder="array", categoryarray=panel.categories)
         fig.update_xaxes(row=row, col=col, **xaxis)
-        fig.update_yaxes(row=row, col=col, title_text=study.metric if col == 1 else None)
+        yaxis: dict[str, Any] = {"title_text": study.metric if col == 1 else None}
+        if off_scale:
+            pad = 0.05 * (y_top - y_low) or 0.05 * abs(y_top) or 1.0
+            yaxis["range"] = [y_low - pad, y_top + pad]
+        fig.update_yaxes(row=row, col=col, **yaxis)
+    title = f"{study.metric} against each hyperparameter (colour: trial number; star: best)"
+    if off_scale:
+        title += f"<br>{plural(off_scale, 'trial')} above {y_top:.4g}: triangles at the top edge"
     fig.update_layout(
-        title=f"{study.metric} against each hyperparameter (colour: trial number; star: best)",
+        title=title,
         height=320 * rows,
         legend={"orientation": "h", "y": -0.12},
         **_LAYOUT,

@@ -90,6 +90,9 @@ def scatter(
     )
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
+    values = {n: float(y) for p in panels for n, y in zip(p.numbers, p.y, strict=True)}
+    y_low, y_top, _ = views.color_limits(list(values.values()))
+    off_scale = sum(1 for y in values.values() if y > y_top)
     for ax, panel in zip(axes.flat, panels, strict=False):
         if panel.scale == "categorical":
             codes = {c: i for i, c in enumerate(dict.fromkeys([*panel.categories, *panel.x]))}
@@ -115,8 +118,20 @@ def scatter(
             ax.scatter([bx], [panel.y[at]], marker="*", s=160, color="red",
                        edgecolors="black", zorder=3, label=f"best (trial {best})")  # fmt: skip
             ax.legend(fontsize=7, loc="best")
+        if off_scale:  # far-off trials: triangles at the top edge (see figures.scatter)
+            pad = 0.05 * (y_top - y_low) or 0.05 * abs(y_top) or 1.0
+            ax.set_ylim(y_low - pad, y_top + pad)
+            above = [j for j, y in enumerate(panel.y) if y > y_top]
+            if above:
+                xs = [panel.x[j] for j in above]
+                if panel.scale == "categorical":
+                    xs = [codes[v] for v in xs]
+                ax.scatter(xs, [y_top] * len(above), marker="^", s=30, color="grey", zorder=3)
         ax.set_xlabel(panel.param)
         ax.set_ylabel(metric)
+    if off_scale:
+        trials = "1 trial" if off_scale == 1 else f"{off_scale} trials"
+        fig.suptitle(f"{trials} above {y_top:.4g}: triangles at the top edge", fontsize=9)
     if dots is not None:
         fig.colorbar(dots, ax=axes, label="trial", shrink=0.8)
     if not panels:
