@@ -98,6 +98,10 @@ def refuse(run_id: str, lease: Lease) -> StudyClaimedError:
     )
 
 
+# How long abandoning a claim waits for a renewal in flight (a dead server's request may hang).
+ABANDON_WAIT_S = 5.0
+
+
 @dataclass
 class Claim:
     """This process's claim on a study run, renewed by a daemon thread until released.
@@ -153,8 +157,13 @@ class Claim:
 
     def abandon(self) -> None:
         """Stop renewing without a request (the store does not answer): the claim lapses
-        after its time to live, and on this host as soon as this process has exited."""
+        after its time to live, and on this host as soon as this process has exited.
+
+        Waits a few seconds for a renewal already in flight, so none lands after this
+        returns (the process may live on: a notebook that resumes once the claim lapses)."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=min(self.ttl, ABANDON_WAIT_S))
 
     def lost_error(self) -> StudyClaimedError:
         holder = describe(self.lost_to) if self.lost_to is not None else "another process"
