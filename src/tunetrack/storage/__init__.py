@@ -8,10 +8,6 @@ anything else an ``MlflowStorage``. A new backend (a second tracking system, say
 
 from __future__ import annotations
 
-import importlib
-import os
-import threading
-
 from tunetrack.storage.base import (
     DatasetRecord,
     Lease,
@@ -48,37 +44,6 @@ def open_storage(
     return MlflowStorage(uri, read_only=read_only)
 
 
-# Imported ahead by ``warm_imports``: MLflow's client and, for a SQLite store, the
-# libraries its set-up runs (about 3.4 s of CPU for mlflow alone on a loaded 2-core
-# machine, measured with resource.getrusage around the import).
-_WARM_MODULES = ("mlflow", "mlflow.tracking")
-_WARM_SQL_MODULES = ("sqlalchemy", "alembic.command")
-
-
-def warm_imports(where: str | StudyStorage | None = None) -> threading.Thread | None:
-    """Import the MLflow client (and SQLAlchemy with Alembic for a SQLite store) in a
-    daemon thread, so they load while the data is read and prepared. Imports only: no
-    file or store is touched, so a study refused for bad input still writes nothing.
-    Returns the thread (None when nothing needs importing)."""
-    if isinstance(where, StudyStorage):
-        return None
-    uri = where or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    if uri == MEMORY_URI:
-        return None
-    modules = _WARM_MODULES + (_WARM_SQL_MODULES if uri.startswith("sqlite:") else ())
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the real import, later, reports any problem
-                return
-
-    thread = threading.Thread(target=load, name="tunetrack-warm-imports", daemon=True)
-    thread.start()
-    return thread
-
-
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "MEMORY_URI",
@@ -91,5 +56,4 @@ __all__ = [
     "TrialWrite",
     "open_storage",
     "resolve_tracking_uri",
-    "warm_imports",
 ]

@@ -38,7 +38,6 @@ from tunetrack.storage import (
     StudyStorage,
     open_storage,
     schema,
-    warm_imports,
 )
 from tunetrack.storage.base import RunData, lease_from_tags, lease_tags
 from tunetrack.storage.uris import is_server, resolve_tracking_uri, sqlite_path
@@ -94,9 +93,6 @@ def run_study(
     _check_server_first(storage if storage is not None else config.tracking.tracking_uri)
     if resume and inputs is None:
         _refuse_if_claimed(config, run_id, storage)
-    if inputs is None:
-        # MLflow's client loads while the data is read and prepared (imports only).
-        warm_imports(storage if storage is not None else config.tracking.tracking_uri)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
     search = config.search
     if not resume:
