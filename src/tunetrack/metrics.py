@@ -51,6 +51,14 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     }
 
 
+def preload(kind: str) -> None:
+    """Import now what scoring a ``kind`` task imports lazily, so a trial fitting in a
+    thread of its own never imports at the same time as the main thread (two threads
+    importing modules that import each other can see one half initialised)."""
+    if kind == CLASSIFICATION:
+        import sklearn.metrics  # noqa: F401
+
+
 def classification_metrics(
     y_true: np.ndarray, proba: np.ndarray, n_classes: int
 ) -> dict[str, float]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunetrack._core import FINISHED_STATES
+from tunetrack._core import FAMILY_KEY, FINISHED_STATES
 from tunetrack.config import StudyConfig, build_config
 from tunetrack.exceptions import (
     ConfigError,
@@ -28,8 +28,9 @@ from tunetrack.exceptions import (
     TunetrackError,
 )
 from tunetrack.execution import make_executor
+from tunetrack.metrics import preload
 from tunetrack.progress import TrialProgress
-from tunetrack.pruners import make_pruner
+from tunetrack.pruners import CurveHistory, make_pruner
 from tunetrack.samplers import Sampler, Suggestion, make_sampler
 from tunetrack.space import describe_space
 from tunetrack.storage import (
@@ -51,7 +52,7 @@ from tunetrack.study.lease import (
     new_owner,
     refuse,
 )
-from tunetrack.study.loop import StudyLoop
+from tunetrack.study.loop import HeadStart, StudyLoop, study_budget
 from tunetrack.study.records import TrialRecord, trial_from_run
 from tunetrack.study.resume import Reopened, find_study, keep_engine, reopen
 from tunetrack.study.setup import (
@@ -62,7 +63,7 @@ from tunetrack.study.setup import (
     study_tags,
 )
 from tunetrack.study.warm_start import WarmStart, resolve_warm_start, stored_warm_start
-from tunetrack.trial import publish, withdraw
+from tunetrack.trial import TrialTask, publish, withdraw
 
 
 def run_study(
@@ -103,75 +104,86 @@ def run_study(
             print(f"tunetrack: {note}", file=sys.stderr)
     for warning in inputs.study_data.warnings:  # said even with --quiet
         print(f"tunetrack: warning: {warning}", file=sys.stderr)
-    store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
-    store.check_reachable()
-    warm: WarmStart | None = None
-    if not resume:
-        if search.warm_start is not None:
-            # Read and checked before the first write; its points replace the defaults.
-            warm = resolve_warm_start(store, config, inputs)
-            inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
-            print(f"tunetrack: {warm.note()}", file=sys.stderr)
-        _feed(sampler, [], inputs.start_points[: search.max_evals])
-    experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
-    # Study runs a stopped process left half set up (no reader takes them for studies).
-    for gone in store.discard_setups(experiment_id, _setup_is_dead):
-        print(f"tunetrack: removed study run {gone}, left half set up by a stopped tune",
-              file=sys.stderr)  # fmt: skip
-    config_json = json_roundtrip(config.to_dict(describe_space))
     deadline = None if search.timeout is None else wall_start + search.timeout
-    claim: Claim
-    if resume:
-        parent = find_study(store, config, inputs, run_id)
-        config = keep_engine(store, parent, config)
-        search = config.search
+    head: HeadStart | None = None
+    if not resume and run_trials and search.executor == "inline" and search.warm_start is None:
+        # Trial 0 fits while the store is set up (see HeadStart).
+        _feed(sampler, [], inputs.start_points[: search.max_evals])
+        head = _head_start(config, inputs, sampler, deadline)
+    try:  # a failed set-up stops the head start's trial from holding the data
+        store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
+        store.check_reachable()
+        warm: WarmStart | None = None
+        if not resume:
+            if search.warm_start is not None:
+                # Read and checked before the first write; its points replace the defaults.
+                warm = resolve_warm_start(store, config, inputs)
+                inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
+                print(f"tunetrack: {warm.note()}", file=sys.stderr)
+            if head is None:
+                _feed(sampler, [], inputs.start_points[: search.max_evals])
+        experiment_id = store.experiment_id(config.tracking.experiment, create=not resume)
+        # Study runs a stopped process left half set up (no reader takes them for studies).
+        for gone in store.discard_setups(experiment_id, _setup_is_dead):
+            print(f"tunetrack: removed study run {gone}, left half set up by a stopped tune",
+                  file=sys.stderr)  # fmt: skip
         config_json = json_roundtrip(config.to_dict(describe_space))
-        warm = stored_warm_start(store, parent)
-        if warm is not None:
-            # The points stored at the start, never the source study's best of today; a
-            # resume without --warm-start keeps the stored setting in the config.
-            inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
-            if search.warm_start is None:
-                search = dataclasses.replace(
-                    search, warm_start=warm.given, warm_start_top_k=warm.top_k
-                )
-                config = dataclasses.replace(config, search=search)
-                config_json = json_roundtrip(config.to_dict(describe_space))
-        # Claimed before anything is changed: a live runner's trials must not be closed.
-        claim = claim_study(store, parent.run_id)
-        try:
-            reopened = reopen(store, parent, inputs, config_json)
-        except BaseException:
-            claim.release()
-            raise
-    else:
-        # A new run is claimed in the tags it is created with: no other process can have
-        # claimed it before it existed.
-        owner, ttl = new_owner(), lease_ttl()
-        record = StudyRecord(
-            model=inputs.model_label,
-            engine=search.engine,
-            tags={
-                schema.TAG_ENGINE: search.engine,
-                schema.TAG_ALGO: search.algo,
-                **study_tags(inputs),
-                schema.TAG_MAX_EVALS: str(search.max_evals),
-                **lease_tags(new_lease(owner, ttl)),
-                **({schema.TAG_WARM_START_FROM: warm.source_run_id} if warm else {}),
-            },
-            params=study_params(config, inputs),
-            config=config_json,
-            space=inputs.described_space,
-            datasets=inputs.datasets,
-            artifacts={schema.WARM_START_ARTIFACT: warm.to_json()} if warm else {},
-        )
-        reopened = Reopened(store.create_study(experiment_id, record), experiment_id, [])
-        claim = Claim(store, reopened.run_id, owner, ttl)
+        claim: Claim
+        if resume:
+            parent = find_study(store, config, inputs, run_id)
+            config = keep_engine(store, parent, config)
+            search = config.search
+            config_json = json_roundtrip(config.to_dict(describe_space))
+            warm = stored_warm_start(store, parent)
+            if warm is not None:
+                # The points stored at the start, never the source study's best of today; a
+                # resume without --warm-start keeps the stored setting in the config.
+                inputs = dataclasses.replace(inputs, start_points=[dict(p) for p in warm.points])
+                if search.warm_start is None:
+                    search = dataclasses.replace(
+                        search, warm_start=warm.given, warm_start_top_k=warm.top_k
+                    )
+                    config = dataclasses.replace(config, search=search)
+                    config_json = json_roundtrip(config.to_dict(describe_space))
+            # Claimed before anything is changed: a live runner's trials must not be closed.
+            claim = claim_study(store, parent.run_id)
+            try:
+                reopened = reopen(store, parent, inputs, config_json)
+            except BaseException:
+                claim.release()
+                raise
+        else:
+            # A new run is claimed in the tags it is created with: no other process can have
+            # claimed it before it existed.
+            owner, ttl = new_owner(), lease_ttl()
+            record = StudyRecord(
+                model=inputs.model_label,
+                engine=search.engine,
+                tags={
+                    schema.TAG_ENGINE: search.engine,
+                    schema.TAG_ALGO: search.algo,
+                    **study_tags(inputs),
+                    schema.TAG_MAX_EVALS: str(search.max_evals),
+                    **lease_tags(new_lease(owner, ttl)),
+                    **({schema.TAG_WARM_START_FROM: warm.source_run_id} if warm else {}),
+                },
+                params=study_params(config, inputs),
+                config=config_json,
+                space=inputs.described_space,
+                datasets=inputs.datasets,
+                artifacts={schema.WARM_START_ARTIFACT: warm.to_json()} if warm else {},
+            )
+            reopened = Reopened(store.create_study(experiment_id, record), experiment_id, [])
+            claim = Claim(store, reopened.run_id, owner, ttl)
+    except BaseException:
+        if head is not None:
+            withdraw(head.task.data)
+        raise
     study_run_id, experiment_id = reopened.run_id, reopened.experiment_id
     ref = StudyRef(run_id=study_run_id, experiment_id=experiment_id, model=inputs.model_label)
     data = None
     try:  # an interrupt before the loop's own handling closes the study as interrupted
-        data = publish(inputs.training, inputs.source)
+        data = head.task.data if head is not None else publish(inputs.training, inputs.source)
         loop = StudyLoop(
             storage=store,
             ref=ref,
@@ -184,6 +196,7 @@ def run_study(
             losses=[loss for _, loss in reopened.history],
             curves=dict(reopened.curves),
             claim=claim,
+            head_start=head,
         )
     except KeyboardInterrupt:
         if data is not None:
@@ -372,6 +385,30 @@ def _resumed_sampler(config: StudyConfig, inputs: StudyInputs, reopened: Reopene
         pruned_rounds=reopened.pruned_rounds,
     )
     return sampler
+
+
+def _head_start(
+    config: StudyConfig, inputs: StudyInputs, sampler: Sampler, deadline: float | None
+) -> HeadStart | None:
+    """Start trial 0 of a new study now (see ``HeadStart``); None when the study has no
+    trial to run."""
+    if config.search.max_evals < 1:
+        return None
+    preload(inputs.study_data.task.kind)
+    suggestion = sampler.ask()
+    params = dict(suggestion.params)
+    family = str(params.get(FAMILY_KEY, next(iter(inputs.families))))
+    task = TrialTask(
+        number=0,
+        family=family,
+        params=params,
+        data=publish(inputs.training, inputs.source),
+        budget=study_budget(config, deadline),
+        metric=inputs.metric,
+        pruner=make_pruner(config.search.pruning),
+        history=CurveHistory(),
+    )
+    return HeadStart(suggestion, task)
 
 
 def _feed(
