@@ -3,6 +3,7 @@ one writer to a shared SQLite store. Spark's are in test_spark.py (integration s
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -16,8 +17,10 @@ from typer.testing import CliRunner
 
 import tunetrack
 from tunetrack.cli.app import app
-from tunetrack.execution import trial_threads
+from tunetrack.exceptions import StudyInterrupted
+from tunetrack.execution import trial_threads, warm_up
 from tunetrack.execution.processes import death_reason
+from tunetrack.progress import TrialProgress
 from tunetrack.storage import schema
 
 from .conftest import FAST
@@ -156,6 +159,72 @@ def test_processes_study_keeps_the_inline_contract(
     assert client.get_run(parallel.run_id).data.params["nthread"] == str(threads)
     config = client.get_run(parallel.run_id).data
     assert config.tags[schema.TAG_STOP_REASON] == "max_evals"
+    # A freed worker gets its next trial before the driver writes the finished one: each
+    # trial started in a freed slot (2, 3, 4) was created while the trial it replaces was
+    # still RUNNING in the store. Inline writes first: one run RUNNING at a time.
+    assert _running_at_each_start(inline) == [1] * 5
+    assert all(n > 2 for n in _running_at_each_start(parallel)[2:]), _running_at_each_start(
+        parallel
+    )
+
+
+def _running_at_each_start(study: tunetrack.Study) -> list[int]:
+    """For each trial, in number order, how many trial runs were RUNNING in the store
+    (started, not yet ended: MLflow's own start and end times) when its run was created,
+    itself included."""
+    trials = study.trials
+    return [sum(t.start_time <= u.start_time < (t.end_time or 0) for t in trials) for u in trials]
+
+
+@pytest.mark.parametrize(
+    ("executor", "parallelism"),
+    [("inline", None), pytest.param("processes", 2, marks=pytest.mark.slow)],
+)
+def test_ctrl_c_after_a_trial_finished_before_it_is_written_keeps_its_result(
+    executor: str,
+    parallelism: int | None,
+    sample_paths: tuple[str, str],
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A real SIGINT in the window between a trial's result reaching the driver (the
+    count in flight drops) and its run being written: the finished trial is written
+    once, with its result; the trials still in flight are KILLED; none stays RUNNING."""
+    running = TrialProgress.running
+    seen: list[int] = []
+
+    def running_then_ctrl_c(self: TrialProgress, n: int) -> None:
+        running(self, n)
+        if seen and n < seen[-1] and -1 not in seen:
+            seen.append(-1)
+            signal.raise_signal(signal.SIGINT)
+        seen.append(n)
+
+    monkeypatch.setattr(TrialProgress, "running", running_then_ctrl_c)
+    train, valid = sample_paths
+    with pytest.raises(StudyInterrupted):
+        tunetrack.tune(
+            train=train,
+            valid=valid,
+            max_evals=6,
+            progress=False,
+            overrides=FAST,
+            experiment="interrupted",
+            executor=executor,
+            parallelism=parallelism,
+        )
+    assert -1 in seen  # the interrupt came in the window
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name("interrupted").experiment_id
+    runs = client.search_runs([experiment_id], "tags.`tunetrack.trial` != ''")
+    states = sorted(r.data.tags[schema.TAG_STATE] for r in runs)
+    assert states == ["killed"] * ((parallelism or 1) - 1) + ["ok"], states
+    assert all(r.info.status != "RUNNING" for r in runs)
+    [done] = [r for r in runs if r.data.tags[schema.TAG_STATE] == "ok"]
+    assert done.info.status == "FINISHED"
+    # Written once: each stored round of its curve appears once, not twice.
+    steps = [m.step for m in client.get_metric_history(done.info.run_id, schema.CURVE_METRIC)]
+    assert len(steps) == len(set(steps)) > 0, steps
 
 
 @pytest.mark.parametrize(
@@ -194,6 +263,19 @@ def test_spark_without_java_names_the_install_command(
     assert result.exit_code == 2, result.output
     assert "apt-get install openjdk-17-jre-headless" in result.output
     assert MlflowClient(tracking_uri).search_experiments(filter_string="name = 'tunetrack'") == []
+
+
+def test_the_fork_server_imports_the_families_libraries_for_its_workers() -> None:
+    """Started ahead (``warm_up``, beside the study's setup), the workers' fork server
+    imports the families' libraries itself: each worker forked from it has them mapped
+    already instead of importing them one by one."""
+    warm_up("processes", ["xgboost"])
+    # The server forks only once its imports are done: a first child waits for them.
+    child = multiprocessing.get_context("forkserver").Process(target=time.sleep, args=(0,))
+    child.start()
+    child.join(BACKSTOP)
+    [server] = [p for p in _children(os.getpid()) if b"multiprocessing.forkserver" in _cmdline(p)]
+    assert "libxgboost" in Path(f"/proc/{server}/maps").read_text()
 
 
 @pytest.mark.parametrize(

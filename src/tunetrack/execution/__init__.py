@@ -8,6 +8,7 @@ module, so ``inline`` studies never load them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from tunetrack.exceptions import ConfigError
 from tunetrack.execution.base import Executor
@@ -44,6 +45,17 @@ def check_executor(name: str) -> None:
         check_spark()
 
 
+def warm_up(name: str, families: Iterable[str]) -> None:
+    """Begin what executor ``name`` takes long to start, before the study's store is
+    opened and its run created, so it runs beside that work: for ``processes``, the
+    workers' fork server, with the libraries of ``families`` imported in it. Nothing is
+    written; the other executors have nothing to begin."""
+    if name == "processes":
+        from tunetrack.execution.processes import family_libraries, start_fork_server
+
+        start_fork_server(family_libraries(families))
+
+
 def make_executor(
     name: str = "inline", parallelism: int | None = None, spark_master: str | None = None
 ) -> Executor:
@@ -71,4 +83,5 @@ __all__ = [
     "cores",
     "make_executor",
     "trial_threads",
+    "warm_up",
 ]

@@ -23,6 +23,9 @@ class Executor(ABC):
     parallelism: int = 1
     #: Threads each trial's fit may use (None: the family's default, every core).
     threads: int | None = None
+    #: Whether ``submit`` runs the task to its end before it returns (inline): the loop
+    #: then writes finished trials before starting the next, not after.
+    blocking: bool = False
 
     def start(self, data: DataHandle) -> None:  # noqa: B027 (optional hook)
         """Called once before the first task, with the study's prepared data: an executor

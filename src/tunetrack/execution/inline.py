@@ -15,6 +15,7 @@ class InlineExecutor(Executor):
     the trial's run as killed and stop."""
 
     parallelism = 1
+    blocking = True
 
     def submit(self, task: TrialTask) -> Future[TrialResult]:
         future: Future[TrialResult] = Future()

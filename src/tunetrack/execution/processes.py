@@ -24,7 +24,7 @@ import os
 import pickle
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing import forkserver
@@ -107,10 +107,10 @@ class ProcessExecutor(Executor):
         self.parallelism = parallelism
         self.threads = threads
         # forkserver: a clean server process (no copy of the driver's threads or store
-        # connections) with tunetrack imported once; a worker, first or replacement, is
-        # a fork of it, ready in a fraction of a spawn's time.
+        # connections) with tunetrack and the families' libraries imported once; a
+        # worker, first or replacement, is a fork of it, ready in a fraction of a spawn's
+        # time.
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([__name__])
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._handle: DataHandle | None = None
@@ -133,8 +133,7 @@ class ProcessExecutor(Executor):
         if source is None:
             raise RuntimeError("the processes executor needs data published with its source")
         self._handle, self._source = data, source
-        with _sigint_ignored():
-            forkserver.ensure_running()
+        start_fork_server(family_libraries(source.families))
         with self._lock:
             for _ in range(self.parallelism):
                 self._workers.append(self._spawn())
@@ -257,6 +256,26 @@ class ProcessExecutor(Executor):
                 worker.process.join(timeout=STOP_GRACE_S)
             for conn in (worker.tasks, worker.results):
                 conn.close()
+
+
+def start_fork_server(modules: Sequence[str] = ()) -> None:
+    """Start multiprocessing's fork server now, with this module and ``modules`` (the
+    families' libraries) imported in it, unless it runs already (the process's studies
+    share it). Each worker is a fork of it, so the imports happen once, not once per
+    worker; called while a study is still being set up (``warm_up``), they run on another
+    core beside that work instead of after it."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__, *modules])
+    with _sigint_ignored():
+        forkserver.ensure_running()
+
+
+def family_libraries(families: Iterable[str]) -> list[str]:
+    """The modules the fits of ``families`` import (each named once, in order)."""
+    from tunetrack.models import get_model
+
+    names = [lib for family in families for lib in get_model(family).libraries]
+    return list(dict.fromkeys(names))
 
 
 @contextlib.contextmanager

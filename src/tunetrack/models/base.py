@@ -88,6 +88,9 @@ class ModelFamily(ABC):
     # The parameter names (aliases included) that set the threads one fit uses; the first
     # is the one a parallel executor sets, unless model.params or the space set any.
     thread_params: tuple[str, ...] = ()
+    # The modules its fits import (inside functions, so tunetrack stays cheap to import):
+    # a fork server whose workers will run many fits imports them once, ahead.
+    libraries: tuple[str, ...] = ()
     # How the family's docs name that training data, for the one-line refusal.
     data_label: str = "training data"
     # Characters the family's library refuses in a feature name (checked before any write).

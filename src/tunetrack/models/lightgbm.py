@@ -200,6 +200,7 @@ class LightGBMFamily(ModelFamily):
     )
     boosted = True
     thread_params = _THREAD_NAMES
+    libraries = ("lightgbm",)
     model_file = "model.txt"
     whole_params = WHOLE_PARAMS
     data_params = DATASET_LEVEL_PARAMS

@@ -79,6 +79,7 @@ class LinearFamily(ModelFamily):
     name = "linear"
     boosted = False
     thread_params = ("n_jobs",)
+    libraries = ("sklearn.linear_model", "sklearn.pipeline")
     model_file = "model.skops"
     whole_params = WHOLE_PARAMS
 

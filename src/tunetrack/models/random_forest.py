@@ -71,6 +71,7 @@ class RandomForestFamily(ModelFamily):
     name = "random_forest"
     boosted = False
     thread_params = ("n_jobs",)
+    libraries = ("sklearn.ensemble",)
     model_file = "model.skops"
     whole_params = WHOLE_PARAMS
 

@@ -242,6 +242,7 @@ class XGBoostFamily(ModelFamily):
     classification_objectives = frozenset({"binary", "multi", "reg:logistic"})
     boosted = True
     thread_params = ("nthread",)
+    libraries = ("xgboost",)
     model_file = "model.ubj"
     whole_params = WHOLE_PARAMS
     data_params = MATRIX_PARAMS

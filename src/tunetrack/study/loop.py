@@ -116,8 +116,16 @@ class StudyLoop:
 
     def run(self, sampler: Sampler, executor: Executor) -> None:
         """Trials until a stopping rule says stop; KeyboardInterrupt closes the trials
-        in flight as killed and propagates."""
+        in flight as killed and propagates.
+
+        A finished trial is told to the sampler at once, but written to the store only
+        after the freed worker has its next trial: a worker never waits on the store
+        (the write is most of the driver's work per trial). An executor that runs the
+        trial inside ``submit`` (inline) gets the plain order: write, then start."""
         in_flight: dict[Future[TrialResult], _InFlight] = {}
+        # Finished and told, not yet written (each with its record's index): a Ctrl-C
+        # writes them.
+        unwritten: list[tuple[_InFlight, TrialResult, int]] = []
         if executor.threads is not None:
             self.budget = dataclasses.replace(self.budget, threads=executor.threads)
         try:
@@ -126,25 +134,44 @@ class StudyLoop:
                 # slower than a short timeout still records its first trial.
                 future, trial = self._start(sampler, executor)
                 in_flight[future] = trial
+                if self.on_running is not None:
+                    self.on_running(len(in_flight))
             while True:
+                if executor.blocking:
+                    self._write_all(unwritten)
                 while len(in_flight) < executor.parallelism and self._may_start(len(in_flight)):
                     future, trial = self._start(sampler, executor)
                     in_flight[future] = trial
                     if self.on_running is not None:
                         self.on_running(len(in_flight))
+                self._write_all(unwritten)
                 if not in_flight:
                     return
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for future in sorted(done, key=lambda f: in_flight[f].number):
-                    # Written before it leaves in_flight: a Ctrl-C mid-write still closes it.
-                    self._finish(sampler, in_flight[future], future.result())
+                    trial, result = in_flight[future], future.result()
+                    unwritten.append((trial, result, self._finish(sampler, trial, result)))
                     del in_flight[future]
                     if self.on_running is not None:
                         self.on_running(len(in_flight))
         except KeyboardInterrupt:
+            # Finished trials keep their results; those still running are killed.
+            self._write_all(unwritten)
             for trial in in_flight.values():
                 self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))
             raise
+
+    def _write_all(self, unwritten: list[tuple[_InFlight, TrialResult, int]]) -> None:
+        """Write the finished trials, in order; each leaves the list once written. A
+        run's end time is when it is written (its record's too)."""
+        while unwritten:
+            trial, result, index = unwritten[0]
+            end_ms = self._store(trial, result)
+            record = dataclasses.replace(self.records[index], end_time=end_ms)
+            self.records[index] = record
+            unwritten.pop(0)
+            if self.on_trial is not None:
+                self.on_trial(record)
 
     def _may_start(self, n_running: int) -> bool:
         """Whether another trial may start; when not, ``stop_reason`` says which rule."""
@@ -203,8 +230,9 @@ class StudyLoop:
             self._write(trial, TrialResult(TrialState.KILLED, error="interrupted"))
             raise
 
-    def _finish(self, sampler: Sampler, trial: _InFlight, result: TrialResult) -> None:
-        record = self._write(trial, result)
+    def _finish(self, sampler: Sampler, trial: _InFlight, result: TrialResult) -> int:
+        """Tell the sampler and the stopping rules how ``trial`` went; returns the index
+        of its record, whose end time ``_write_all`` fills in when it writes the run."""
         loss = result.loss(self.inputs.metric) if result.state != TrialState.FAILED else None
         # A pruned trial's loss is partial: the sampler ranks it behind completed ones.
         pruned_at = result.pruned_at if result.state == TrialState.PRUNED else None
@@ -218,10 +246,15 @@ class StudyLoop:
             if complete or result.state == TrialState.PRUNED:
                 points = schema.curve_points(result.curve)
                 self.curves[trial.family].add(points, complete=complete)
-        if self.on_trial is not None:
-            self.on_trial(record)
+        self._record(trial, result, None)
+        return len(self.records) - 1
 
     def _write(self, trial: _InFlight, result: TrialResult) -> TrialRecord:
+        """Store and record ``trial`` at once (a trial closed without being told)."""
+        end_ms = self._store(trial, result)
+        return self._record(trial, result, end_ms)
+
+    def _store(self, trial: _InFlight, result: TrialResult) -> int:
         params = dict(trial.suggestion.params)
         tags: dict[str, str] = {}
         if result.pruned_at is not None:
@@ -237,12 +270,14 @@ class StudyLoop:
             error=result.error,
             curve=schema.curve_points(result.curve),
         )
-        end_ms = self.storage.finish_trial(trial.run_id, write)
+        return self.storage.finish_trial(trial.run_id, write)
+
+    def _record(self, trial: _InFlight, result: TrialResult, end_ms: int | None) -> TrialRecord:
         record = TrialRecord(
             number=trial.number,
             run_id=trial.run_id,
             state=result.state,
-            params=json_roundtrip(params),
+            params=json_roundtrip(dict(trial.suggestion.params)),
             metrics=dict(result.metrics),
             start_time=trial.start_ms,
             end_time=end_ms,

@@ -27,7 +27,7 @@ from tunetrack.exceptions import (
     TrackingUnavailable,
     TunetrackError,
 )
-from tunetrack.execution import make_executor
+from tunetrack.execution import make_executor, warm_up
 from tunetrack.metrics import preload
 from tunetrack.progress import TrialProgress
 from tunetrack.pruners import CurveHistory, make_pruner
@@ -96,6 +96,9 @@ def run_study(
         _refuse_if_claimed(config, run_id, storage)
     inputs = inputs or prepare_inputs(config, train_frame, valid_frame)
     search = config.search
+    if run_trials:
+        # Worker processes start beside the store's setup below, not after it.
+        warm_up(search.executor, inputs.families)
     if not resume:
         # Built before anything is written: an engine may refuse the space.
         sampler = make_sampler(search.engine, search.algo, inputs.described_space, search.seed)
