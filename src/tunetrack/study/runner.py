@@ -54,6 +54,7 @@ from tunetrack.study.lease import (
 from tunetrack.study.loop import StudyLoop
 from tunetrack.study.records import TrialRecord, trial_from_run
 from tunetrack.study.resume import Reopened, find_study, keep_engine, reopen
+from tunetrack.study.rungs import rungs_note
 from tunetrack.study.setup import (
     StudyInputs,
     json_roundtrip,
@@ -101,6 +102,9 @@ def run_study(
     if progress:
         for note in inputs.study_data.notes:
             print(f"tunetrack: {note}", file=sys.stderr)
+    rows_note = rungs_note(search.fidelity, len(inputs.study_data.y_train))
+    if progress and rows_note:
+        print(f"tunetrack: {rows_note}", file=sys.stderr)
     for warning in inputs.study_data.warnings:  # said even with --quiet
         print(f"tunetrack: warning: {warning}", file=sys.stderr)
     store = open_storage(storage if storage is not None else config.tracking.tracking_uri)
@@ -181,7 +185,7 @@ def run_study(
             pruner=make_pruner(search.pruning),
             deadline=deadline,
             records=list(reopened.records),
-            losses=[loss for _, loss in reopened.history],
+            losses=reopened.losses(),
             curves=dict(reopened.curves),
             claim=claim,
         )
@@ -241,6 +245,14 @@ def run_study(
         raise claim.lost_error()
     if run_trials and not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
+        partial = sum(t.state == "ok" and t.rows is not None for t in study.trials)
+        if partial:
+            raise StudyFailedError(
+                f"no trial ran on all the training rows before the study stopped "
+                f"({study.stop_reason}); {partial} trial(s) ran on part of them "
+                f"(search.fidelity), which never count as a result: resume with more "
+                f"--max-evals or --timeout (--resume --study {study_run_id})"
+            )
         if study.stop_reason == "same_failure":
             raise StudyFailedError(
                 f"the first {len(study.trials)} trials all failed the same way, so the study "
