@@ -131,16 +131,19 @@ def run_tunetrack(
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         started = time.time()
-        study = tunetrack.tune(
-            **table["tunetrack"],
-            max_evals=100_000,
-            timeout=budget,
-            seed=seed,
-            tracking_uri=uri,
-            experiment="peers",
-            progress=False,
-            overrides=overrides,
-        )
+        try:
+            study = tunetrack.tune(
+                **table["tunetrack"],
+                max_evals=100_000,
+                timeout=budget,
+                seed=seed,
+                tracking_uri=uri,
+                experiment="peers",
+                progress=False,
+                overrides=overrides,
+            )
+        except tunetrack.StudyFailedError:  # no result inside the budget: "none" throughout
+            return []
         # Full results only: a fidelity rung's partial loss is no answer (``rmse_at_rows``).
         return [
             ((t.end_time or 0) / 1000 - started, float(t.value(study.metric)))  # type: ignore[arg-type]

@@ -161,8 +161,26 @@ def test_resume_keeps_the_rungs_consistent(tracking_uri: str) -> None:
     with pytest.raises(ConfigError, match=r"search\.fidelity\.rows\.min_rows was 100, now 200"):
         tune(
             **TAXI, max_evals=16, progress=False, resume=first.run_id,
-            overrides=[*FAST, "search.fidelity.rows.min_rows=200"],
+            overrides=[*FAST, "search.fidelity.rows.min_rows=200", *RUNGS[1:]],
         )  # fmt: skip
+
+
+@pytest.mark.slow  # worker processes
+def test_processes_workers_train_the_same_rungs() -> None:
+    study = tune(
+        **TAXI, max_evals=6, progress=False, executor="processes", parallelism=2,
+        overrides=[*FAST, *RUNGS],
+    )  # fmt: skip
+    assert len(study.trials) == 6
+    assert {t.state for t in study.trials} == {"ok"}, [t.error for t in study.trials]
+    for trial in study.trials:  # each worker built the rung's rows itself
+        assert trial.rows == SIZES[trial.rung or 0]
+        partial = trial.rows < 2998
+        assert (trial.value("rmse") is None) == partial
+        assert (trial.value(f"rmse{schema.AT_ROWS}") is None) != partial
+    sources = [t.promoted_from for t in study.trials if t.promoted_from is not None]
+    assert len(sources) == len(set(sources))
+    assert study.best.rows == 2998
 
 
 @pytest.mark.parametrize(
