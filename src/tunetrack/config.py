@@ -121,6 +121,10 @@ class SearchConfig:
     executor: str = "inline"
     parallelism: int | None = None
     spark_master: str | None = None  # null: the active SparkSession, else local[parallelism]
+    # Fidelity rungs (tunetrack.study.rungs): {rows: {min_rows: N or a fraction, factor: 3}}
+    # runs new points on a seeded subset of the training rows first and promotes the best
+    # 1/factor of each rung to the next, up to all rows. Empty: every trial on all rows.
+    fidelity: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -518,6 +522,7 @@ def _check_ranges(config: StudyConfig) -> None:
         )
     one_of("search.pruning", search.pruning, PRUNING)
     one_of("search.executor", search.executor, EXECUTORS)
+    row_rungs(search.fidelity)
     _positive_or_none("search.parallelism", search.parallelism)
     if search.executor == "inline" and (search.parallelism or 1) > 1:
         raise ConfigError(
@@ -546,6 +551,80 @@ def _check_ranges(config: StudyConfig) -> None:
     )
     one_of("features.encoding", config.features.encoding, ENCODINGS)
     _check_data(config.data)
+
+
+@dataclass(frozen=True)
+class RowRungs:
+    """``search.fidelity.rows``: the first rung's training rows (a count, or a fraction
+    of the training rows when below 1) and the factor each rung grows by."""
+
+    min_rows: float
+    factor: int = 3
+
+    def sizes(self, n_rows: int) -> list[int]:
+        """The rows each rung trains on, smallest first, the last always ``n_rows``: r0,
+        r0*factor, ... while a rung times the factor still fits. One rung (all rows) when
+        ``n_rows`` is below r0*factor: nothing to halve."""
+        r0 = self.min_rows if self.min_rows >= 1 else self.min_rows * n_rows
+        r0 = max(1, round(r0))
+        sizes: list[int] = []
+        rows = r0
+        while rows * self.factor <= n_rows:
+            sizes.append(rows)
+            rows *= self.factor
+        return [*sizes, n_rows]
+
+
+FIDELITY_KINDS = ("rows",)
+
+
+def row_rungs(fidelity: Mapping[str, Any]) -> RowRungs | None:
+    """The checked ``search.fidelity`` rows setting, or None when rungs are off.
+
+    Raises ConfigError (one line, naming the key and a valid example) for an unknown
+    key, a missing or non-positive ``min_rows`` or a ``factor`` below 2."""
+    example = "e.g. --set search.fidelity.rows.min_rows=2000"
+    for kind in fidelity:
+        if kind not in FIDELITY_KINDS:
+            raise ConfigError(
+                f"unknown config key 'search.fidelity.{kind}'; valid keys under "
+                f"'search.fidelity': {', '.join(FIDELITY_KINDS)} ({example})"
+            )
+    rows = fidelity.get("rows")
+    if rows is None:
+        return None
+    if not isinstance(rows, Mapping):
+        raise ConfigError(
+            f"search.fidelity.rows must be a mapping with min_rows (and factor), got {rows!r}; "
+            + example
+        )
+    unknown = sorted(set(rows) - {"min_rows", "factor"})
+    if unknown:
+        raise ConfigError(
+            f"unknown config key 'search.fidelity.rows.{unknown[0]}'; valid keys under "
+            f"'search.fidelity.rows': min_rows, factor ({example})"
+        )
+    min_rows = rows.get("min_rows")
+    if (
+        isinstance(min_rows, bool)
+        or not isinstance(min_rows, int | float)
+        or not math.isfinite(min_rows)
+        or min_rows <= 0
+        or (min_rows > 1 and not float(min_rows).is_integer())
+    ):
+        raise ConfigError(
+            "search.fidelity.rows.min_rows must be a whole number of rows or a fraction "
+            f"between 0 and 1 of the training rows, got {min_rows!r}; {example}"
+        )
+    factor = rows.get("factor", 3)
+    if isinstance(factor, float) and factor.is_integer():
+        factor = int(factor)
+    if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+        raise ConfigError(
+            f"search.fidelity.rows.factor must be a whole number of at least 2, got {factor!r}; "
+            "e.g. --set search.fidelity.rows.factor=3"
+        )
+    return RowRungs(float(min_rows), factor)
 
 
 def _check_data(data: DataConfig) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from tunetrack._core import TrialState
 from tunetrack.metrics import score
 from tunetrack.models import FAMILY_KEY, TrainingData, get_model
@@ -26,6 +28,9 @@ from tunetrack.pruners import CurveHistory, Pruner
 _PREPARED: dict[str, Mapping[str, TrainingData]] = {}
 # What rebuilds it in another process, by the same key (see DataSource).
 _SOURCES: dict[str, DataSource] = {}
+# Fidelity rungs' training data, by (handle key, family, rows, seed): built on first use
+# in each process from the DataSource, so every process trains a rung on the same rows.
+_SUBSETS: dict[tuple[str, str, int, int], TrainingData] = {}
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,53 @@ class DataHandle:
 
     def get(self, family: str) -> TrainingData:
         return _PREPARED[self.key][family]
+
+    def get_rows(self, family: str, rows: int | None, seed: int) -> TrainingData:
+        """``family``'s data trained on ``rows`` training rows (None: all of them): the
+        first ``rows`` of a seeded order of the training rows, so a rung's rows are the
+        same in every process and each rung's rows hold the smaller rungs' rows. The
+        validation rows stay all of them, so losses compare across rungs."""
+        full = self.get(family)
+        source = _SOURCES.get(self.key)
+        if rows is None or source is None:
+            return full
+        s = source.families[family]
+        if rows >= len(s.y_train):
+            return full
+        cache = (self.key, family, rows, seed)
+        if cache not in _SUBSETS:
+            take = np.sort(row_order(s.y_train, s.task, seed)[:rows])
+            _SUBSETS[cache] = get_model(family).prepare(
+                take_rows(s.x_train, take),
+                np.asarray(s.y_train)[take],
+                s.x_valid,
+                s.y_valid,
+                s.task,
+                fixed_params=s.fixed_params,
+                tuned=s.tuned,
+            )
+        return _SUBSETS[cache]
+
+
+def row_order(y: Any, task: Any, seed: int) -> np.ndarray:
+    """A seeded permutation of the training row indices. For classification the first
+    row of each class comes first, so every rung, however small, has every class (a
+    model that never saw a class cannot give it a probability)."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    if not getattr(task, "is_classification", False):
+        return order
+    labels = np.asarray(y)[order]
+    _, first = np.unique(labels, return_index=True)
+    head = order[np.sort(first)]
+    return np.concatenate([head, np.delete(order, np.sort(first))])
+
+
+def take_rows(x: Any, rows: np.ndarray) -> Any:
+    """Rows ``rows`` (positions) of encoded features: a DataFrame (categories kept) or a
+    CSR matrix."""
+    if hasattr(x, "iloc"):
+        return x.iloc[rows]
+    return x[rows]
 
 
 @dataclass(frozen=True)
@@ -94,12 +146,15 @@ def install(handle: DataHandle, source: DataSource) -> None:
     the same handle do nothing."""
     if handle.key not in _PREPARED:
         _PREPARED[handle.key] = source.build()
+        _SOURCES[handle.key] = source  # fidelity rungs build their row subsets from it
 
 
 def withdraw(handle: DataHandle) -> None:
     """Forget the data behind ``handle`` in this process (the study is over)."""
     _PREPARED.pop(handle.key, None)
     _SOURCES.pop(handle.key, None)
+    for cache in [c for c in _SUBSETS if c[0] == handle.key]:
+        del _SUBSETS[cache]
 
 
 @dataclass(frozen=True)
@@ -130,6 +185,10 @@ class TrialTask:
     metric: str
     pruner: Pruner
     history: CurveHistory
+    # Fidelity rungs: train on this many training rows (None: all), chosen by
+    # DataHandle.get_rows with this seed.
+    rows: int | None = None
+    rows_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,7 +245,7 @@ def _evaluate(task: TrialTask) -> TrialResult:
     if budget.trial_timeout is not None:
         deadlines["trial_timeout"] = now + budget.trial_timeout
     deadline = min(deadlines.values()) if deadlines else None
-    data = task.data.get(task.family)
+    data = task.data.get_rows(task.family, task.rows, task.rows_seed)
     # The family key only routes the trial; the model never sees it.
     model_params = {k: v for k, v in task.params.items() if k != FAMILY_KEY}
     # CPU seconds of this process over the fit (all its threads): unlike the wall clock

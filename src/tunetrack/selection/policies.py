@@ -214,6 +214,13 @@ def _named_trial(study: Study, number: int | None, run_id: str | None) -> TrialR
                 "one of its trials, or --run-id alone to use the study that ran it"
             )
     picked = found[0]
+    if picked.state == TrialState.OK and picked.value(study.metric) is None and picked.rows:
+        # A fidelity rung below all rows: its score is partial (<metric>_at_rows).
+        raise ConfigError(
+            f"trial {picked.number} trained on {picked.rows} rows only (fidelity rung "
+            f"{picked.rung}), so it has no full {study.metric} to ship; pick a trial on all "
+            f"rows, e.g. the best, trial {study.best.number}"
+        )
     if picked.state != TrialState.OK or picked.value(study.metric) is None:
         why = f": {picked.error[:160]}" if picked.error else ""
         raise ConfigError(

@@ -23,6 +23,12 @@ TAG_ERROR = "tunetrack.error"
 TAG_PARAMS = "tunetrack.params"  # the sampled params as typed JSON (MLflow params are strings)
 TAG_STOPPED_BY = "tunetrack.stopped_by"
 TAG_PRUNED_AT = "tunetrack.pruned_at"  # on a pruned trial: the round (0-based) it stopped at
+# Fidelity rungs (search.fidelity): on every trial of a study with rungs, the training
+# rows it used and its rung (0 = fewest rows); on a promoted trial, the trial number whose
+# params it re-runs on more rows.
+TAG_FIDELITY_ROWS = "tunetrack.fidelity.rows"
+TAG_FIDELITY_RUNG = "tunetrack.fidelity.rung"
+TAG_PROMOTED_FROM = "tunetrack.promoted_from"
 TAG_STOP_REASON = "tunetrack.stop_reason"  # on the study: max_evals, timeout, ...
 TAG_BEST_TRIAL_RUN = "tunetrack.best_trial_run_id"
 # On the study: rows each side read and left out, per reason, as JSON
@@ -94,6 +100,11 @@ NONE_TEXT = "None"
 # the metric's name plus this suffix (``rmse_at_prune``, step = that round), so MLflow's
 # charts of ``rmse`` show completed trials only. Costs keep their names.
 AT_PRUNE = "_at_prune"
+# A trial on a subset of the training rows (a fidelity rung below the last) is measured
+# at that fidelity: its scores are stored as ``<name>_at_rows`` (``rmse_at_rows``) and read
+# back under that name, so neither MLflow's sort by ``rmse`` nor the study's best, a
+# selection or a shipped model ever take it for a full result. Costs keep their names.
+AT_ROWS = "_at_rows"
 COST_METRICS = frozenset(
     {"fit_seconds", "fit_cpu_seconds", "model_bytes", "rounds", "best_iteration"}
 )
@@ -122,6 +133,11 @@ def read_metrics(state: str, stored: Mapping[str, float]) -> dict[str, float]:
         for name in [k for k in out if k.endswith(AT_PRUNE)]:
             out[name.removesuffix(AT_PRUNE)] = out.pop(name)
     return out
+
+
+def at_rows(metrics: Mapping[str, float]) -> dict[str, float]:
+    """A low-rung trial's metrics: scores renamed ``<name>_at_rows``, costs kept."""
+    return {k if k in COST_METRICS else k + AT_ROWS: v for k, v in metrics.items()}
 
 
 def curve_points(curve: Sequence[float]) -> list[tuple[int, float]]:

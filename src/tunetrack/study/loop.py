@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from tunetrack._core import FAMILY_KEY, FINISHED_STATES, TrialState
-from tunetrack.config import StudyConfig
+from tunetrack.config import StudyConfig, row_rungs
 from tunetrack.execution import Executor
 from tunetrack.pruners import CurveHistory, Pruner
 from tunetrack.samplers import Sampler, Suggestion
@@ -30,6 +30,7 @@ from tunetrack.space import space_leaves
 from tunetrack.storage import StudyRef, StudyStorage, TrialWrite, schema
 from tunetrack.study.lease import Claim
 from tunetrack.study.records import TrialRecord
+from tunetrack.study.rungs import RungTable, curve_key
 from tunetrack.study.setup import StudyInputs, json_roundtrip
 from tunetrack.trial import Budget, DataHandle, TrialResult, TrialTask, evaluate
 
@@ -41,6 +42,9 @@ class _InFlight:
     family: str
     run_id: str
     start_ms: int
+    rung: int | None = None  # fidelity rungs: its rung, its rows (None: all), its source
+    rows: int | None = None
+    promoted_from: int | None = None
 
 
 class HeadStart:
@@ -109,6 +113,9 @@ class StudyLoop:
         for name in self.inputs.families:
             self.curves.setdefault(name, CurveHistory())
         self.budget = study_budget(self.config, self.deadline)
+        self.rungs = self._rung_table()
+        self._first_new = self.next_number  # trials numbered from here started here
+        self._resumed = len(self.records)
 
     @property
     def n_finished(self) -> int:
@@ -201,9 +208,42 @@ class StudyLoop:
                 return False
         return True
 
+    def _rung_table(self) -> RungTable | None:
+        """Fidelity rungs over training rows (study.rungs), with a resumed study's trials."""
+        setting = row_rungs(self.config.search.fidelity)
+        if setting is None:
+            return None
+        n_rows = len(self.inputs.study_data.y_train)
+        return RungTable.build(setting, n_rows, self.inputs.metric, self.records)
+
+    def _next_point(self, sampler: Sampler) -> tuple[Suggestion, int | None, int | None]:
+        """The next point, its rung and the trial it is promoted from: a promotion when
+        one is due (its params run again, told to the sampler as a point it never asked
+        for), else the sampler's next point at the first rung."""
+        if self.rungs is None:
+            return sampler.ask(), None, None
+        started = self.next_number - self._first_new
+        running = started - (len(self.records) - self._resumed)
+        last = self.n_finished + running + 1 >= self.config.search.max_evals
+        timeout = self.config.search.timeout
+        if self.deadline is not None and timeout:
+            # A study bounded by time: by half of it, a full result must be on its way.
+            last = last or time.time() >= self.deadline - timeout / 2
+        promotion = (self.rungs.last_chance() if last else None) or self.rungs.next_promotion()
+        if promotion is not None and promotion.rung >= self.rungs.top:
+            self.rungs.full_started += 1
+        if promotion is None:
+            return sampler.ask(), 0, None
+        self.rungs.promoted.add(promotion.source)
+        return Suggestion(dict(promotion.params)), promotion.rung, promotion.source
+
     def _start(self, sampler: Sampler, executor: Executor) -> tuple[Future[TrialResult], _InFlight]:
         head, self.head_start = self.head_start, None
-        suggestion = head.suggestion if head is not None else sampler.ask()
+        if head is not None:  # trial 0, fitting on all rows (no head start with rungs)
+            suggestion, rung, promoted_from = head.suggestion, None, None
+        else:
+            suggestion, rung, promoted_from = self._next_point(sampler)
+        rows = self.rungs.rows(rung) if self.rungs is not None and rung is not None else None
         params = dict(suggestion.params)
         family = str(params.get(FAMILY_KEY, next(iter(self.inputs.families))))
         number = self.next_number
@@ -211,7 +251,7 @@ class StudyLoop:
         run_id, start_ms = self.storage.start_trial(
             self.ref, number, model=family, start_ms=head.start_ms if head else None
         )
-        trial = _InFlight(suggestion, number, family, run_id, start_ms)
+        trial = _InFlight(suggestion, number, family, run_id, start_ms, rung, rows, promoted_from)
         if head is not None:
             return head.future, trial
         task = TrialTask(
@@ -222,7 +262,9 @@ class StudyLoop:
             budget=self.budget,
             metric=self.inputs.metric,
             pruner=self.pruner,
-            history=self.curves[family].snapshot(),
+            history=self.curves.setdefault(curve_key(family, rows), CurveHistory()).snapshot(),
+            rows=rows,
+            rows_seed=self.config.search.seed,
         )
         try:
             return executor.submit(task), trial
@@ -231,13 +273,21 @@ class StudyLoop:
             raise
 
     def _finish(self, sampler: Sampler, trial: _InFlight, result: TrialResult) -> int:
-        """Tell the sampler and the stopping rules how ``trial`` went; returns the index
-        of its record, whose end time ``_write_all`` fills in when it writes the run."""
+        """Tell the sampler, the rungs and the stopping rules how ``trial`` went; returns
+        the index of its record, whose end time ``_write_all`` fills in when it writes
+        the run."""
         loss = result.loss(self.inputs.metric) if result.state != TrialState.FAILED else None
         # A pruned trial's loss is partial: the sampler ranks it behind completed ones.
         pruned_at = result.pruned_at if result.state == TrialState.PRUNED else None
+        partial_rows = trial.rows is not None  # a rung below all rows: partial too
+        if partial_rows and pruned_at is None:
+            pruned_at = trial.rung
         sampler.tell(trial.suggestion, loss, pruned_at=pruned_at)
-        self.losses.append(loss)
+        # Stopping rules (loss_threshold, no_progress_evals) count full results only.
+        self.losses.append(None if partial_rows else loss)
+        record = self._record(trial, result, None)
+        if self.rungs is not None:
+            self.rungs.add(record, self.inputs.metric)
         if result.stopped_by is None and result.curve:
             # A curve cut by a deadline sets no bar: it would look worse than it is at
             # its later rounds and never existed past them. Pruned curves are kept
@@ -245,8 +295,8 @@ class StudyLoop:
             complete = result.state == TrialState.OK
             if complete or result.state == TrialState.PRUNED:
                 points = schema.curve_points(result.curve)
-                self.curves[trial.family].add(points, complete=complete)
-        self._record(trial, result, None)
+                key = curve_key(trial.family, trial.rows)
+                self.curves.setdefault(key, CurveHistory()).add(points, complete=complete)
         return len(self.records) - 1
 
     def _write(self, trial: _InFlight, result: TrialResult) -> TrialRecord:
@@ -254,18 +304,31 @@ class StudyLoop:
         end_ms = self._store(trial, result)
         return self._record(trial, result, end_ms)
 
-    def _store(self, trial: _InFlight, result: TrialResult) -> int:
-        params = dict(trial.suggestion.params)
+    def _outcome(
+        self, trial: _InFlight, result: TrialResult
+    ) -> tuple[dict[str, float], dict[str, str]]:
+        """The metrics and tags ``trial``'s run gets: a score measured on part of the rows
+        under its ``_at_rows`` name, and the rung tags."""
         tags: dict[str, str] = {}
         if result.pruned_at is not None:
             tags[schema.TAG_PRUNED_AT] = str(result.pruned_at)
         if result.stopped_by:
             tags[schema.TAG_STOPPED_BY] = result.stopped_by
+        metrics = dict(result.metrics)
+        if self.rungs is not None and trial.rung is not None:
+            tags.update(self._rung_tags(trial))
+            if trial.rows is not None and result.state == TrialState.OK:
+                metrics = schema.at_rows(metrics)  # measured on part of the rows
+        return metrics, tags
+
+    def _store(self, trial: _InFlight, result: TrialResult) -> int:
+        params = dict(trial.suggestion.params)
+        metrics, tags = self._outcome(trial, result)
         write = TrialWrite(
             state=result.state,
             params=params,
             ui_params=schema.ui_params(params, self.leaves),
-            metrics=dict(result.metrics),
+            metrics=metrics,
             tags=tags,
             error=result.error,
             curve=schema.curve_points(result.curve),
@@ -273,19 +336,34 @@ class StudyLoop:
         return self.storage.finish_trial(trial.run_id, write)
 
     def _record(self, trial: _InFlight, result: TrialResult, end_ms: int | None) -> TrialRecord:
+        metrics, tags = self._outcome(trial, result)
         record = TrialRecord(
             number=trial.number,
             run_id=trial.run_id,
             state=result.state,
             params=json_roundtrip(dict(trial.suggestion.params)),
-            metrics=dict(result.metrics),
+            metrics=metrics,
             start_time=trial.start_ms,
             end_time=end_ms,
             error=result.error,
             family=trial.family,
+            rows=int(tags[schema.TAG_FIDELITY_ROWS]) if schema.TAG_FIDELITY_ROWS in tags else None,
+            rung=trial.rung,
+            promoted_from=trial.promoted_from,
         )
         self.records.append(record)
         return record
+
+    def _rung_tags(self, trial: _InFlight) -> dict[str, str]:
+        assert self.rungs is not None
+        assert trial.rung is not None
+        tags = {
+            schema.TAG_FIDELITY_ROWS: str(self.rungs.sizes[trial.rung]),
+            schema.TAG_FIDELITY_RUNG: str(trial.rung),
+        }
+        if trial.promoted_from is not None:
+            tags[schema.TAG_PROMOTED_FROM] = str(trial.promoted_from)
+        return tags
 
 
 def same_failures(records: list[TrialRecord], limit: int | None) -> bool:

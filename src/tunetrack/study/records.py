@@ -28,6 +28,11 @@ class TrialRecord:
     end_time: int | None
     error: str | None = None
     family: str | None = None
+    # Fidelity rungs (search.fidelity): the training rows it used, its rung (0 = fewest
+    # rows) and the trial it was promoted from; None in a study without rungs.
+    rows: int | None = None
+    rung: int | None = None
+    promoted_from: int | None = None
 
     def fit_cost(self) -> float | None:
         """Seconds the fit cost: its CPU time (``fit_cpu_seconds``, steady under machine
@@ -64,7 +69,18 @@ def trial_from_run(run: RunData) -> TrialRecord:
         end_time=run.end_time,
         error=run.tags.get(schema.TAG_ERROR),
         family=run.tags.get(schema.TAG_MODEL),
+        rows=_int_tag(run.tags, schema.TAG_FIDELITY_ROWS),
+        rung=_int_tag(run.tags, schema.TAG_FIDELITY_RUNG),
+        promoted_from=_int_tag(run.tags, schema.TAG_PROMOTED_FROM),
     )
+
+
+def _int_tag(tags: Mapping[str, str], name: str) -> int | None:
+    text = tags.get(name)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:  # not written by tunetrack: no rung
+        return None
 
 
 def check_study_run(run: RunData) -> None:

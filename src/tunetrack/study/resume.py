@@ -19,6 +19,7 @@ from tunetrack.pruners import CurveHistory
 from tunetrack.space import describe_space
 from tunetrack.storage import RunData, StudyStorage, schema
 from tunetrack.study.records import TrialRecord, check_study_run, trial_from_run
+from tunetrack.study.rungs import curve_key, low_rows, partial_metric
 from tunetrack.study.setup import StudyInputs, json_roundtrip
 
 # Config keys a resumed study may change: the budget, not what a trial means.
@@ -60,6 +61,13 @@ class Reopened:
     history: list[tuple[Mapping[str, Any], float | None]] = field(default_factory=list)
     pruned_rounds: dict[int, int] = field(default_factory=dict)
     curves: dict[str, CurveHistory] = field(default_factory=dict)
+    # Indices in the history of trials on part of the training rows (a fidelity rung
+    # below the last): told to the sampler as partial, left out of the stopping rules.
+    partial: set[int] = field(default_factory=set)
+
+    def losses(self) -> list[float | None]:
+        """The stopping rules' view of the history: full results only (None otherwise)."""
+        return [None if i in self.partial else loss for i, (_, loss) in enumerate(self.history)]
 
 
 def find_study(
@@ -143,14 +151,21 @@ def _read_trial(
     reopened.records.append(record)
     if record.state not in FINISHED_STATES:
         return
-    loss = record.value(inputs.metric) if record.state != TrialState.FAILED else None
+    rows = low_rows(record, len(inputs.study_data.y_train))
+    metric = inputs.metric if rows is None or record.state != TrialState.OK else None
+    loss = record.value(metric or partial_metric(inputs.metric))
+    loss = loss if record.state != TrialState.FAILED else None
     cut_by_pruner = record.state == TrialState.PRUNED
     if cut_by_pruner:
         reopened.pruned_rounds[len(reopened.history)] = int(run.tags.get(schema.TAG_PRUNED_AT, 0))
+    elif rows is not None:  # told as partial, at its rung (as the loop told it)
+        reopened.pruned_rounds[len(reopened.history)] = record.rung or 0
+    if rows is not None:
+        reopened.partial.add(len(reopened.history))
     reopened.history.append((record.params, loss))
     if (record.state == TrialState.OK or cut_by_pruner) and schema.TAG_STOPPED_BY not in run.tags:
         family = record.family or next(iter(inputs.families))
-        curves = reopened.curves.setdefault(family, CurveHistory())
+        curves = reopened.curves.setdefault(curve_key(family, rows), CurveHistory())
         curves.add(storage.curve(run.run_id), complete=not cut_by_pruner)
 
 

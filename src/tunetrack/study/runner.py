@@ -55,6 +55,7 @@ from tunetrack.study.lease import (
 from tunetrack.study.loop import HeadStart, StudyLoop, study_budget
 from tunetrack.study.records import TrialRecord, trial_from_run
 from tunetrack.study.resume import Reopened, find_study, keep_engine, reopen
+from tunetrack.study.rungs import rungs_note
 from tunetrack.study.setup import (
     StudyInputs,
     json_roundtrip,
@@ -105,12 +106,17 @@ def run_study(
     if progress:
         for note in inputs.study_data.notes:
             print(f"tunetrack: {note}", file=sys.stderr)
+    rows_note = rungs_note(search.fidelity, len(inputs.study_data.y_train))
+    if progress and rows_note:
+        print(f"tunetrack: {rows_note}", file=sys.stderr)
     for warning in inputs.study_data.warnings:  # said even with --quiet
         print(f"tunetrack: warning: {warning}", file=sys.stderr)
     deadline = None if search.timeout is None else wall_start + search.timeout
     head: HeadStart | None = None
-    if not resume and run_trials and search.executor == "inline" and search.warm_start is None:
-        # Trial 0 fits while the store is set up (see HeadStart).
+    head_start = search.executor == "inline" and search.warm_start is None
+    if not resume and run_trials and head_start and not search.fidelity:
+        # Trial 0 fits on all rows while the store is set up (see HeadStart); with
+        # fidelity rungs the first trials are meant to be cheap ones, on fewer rows.
         _feed(sampler, [], inputs.start_points[: search.max_evals])
         head = _head_start(config, inputs, sampler, deadline)
     try:  # a failed set-up stops the head start's trial from holding the data
@@ -196,7 +202,7 @@ def run_study(
             pruner=make_pruner(search.pruning),
             deadline=deadline,
             records=list(reopened.records),
-            losses=[loss for _, loss in reopened.history],
+            losses=reopened.losses(),
             curves=dict(reopened.curves),
             claim=claim,
             head_start=head,
@@ -257,6 +263,14 @@ def run_study(
         raise claim.lost_error()
     if run_trials and not study.completed:
         first = next((t.error for t in study.trials if t.error), "no reason recorded")
+        partial = sum(t.state == "ok" and t.rows is not None for t in study.trials)
+        if partial:
+            raise StudyFailedError(
+                f"no trial ran on all the training rows before the study stopped "
+                f"({study.stop_reason}); {partial} trial(s) ran on part of them "
+                f"(search.fidelity), which never count as a result: resume with more "
+                f"--max-evals or --timeout (--resume --study {study_run_id})"
+            )
         if study.stop_reason == "same_failure":
             raise StudyFailedError(
                 f"the first {len(study.trials)} trials all failed the same way, so the study "
