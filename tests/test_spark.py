@@ -263,7 +263,9 @@ def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
     # pyspark's daemon stops its workers when the JVM goes.
     wait_gone(spark)
     stale = tunetrack.load_study()
-    assert [t.state for t in stale.trials].count("running") == 2
+    # The runs in flight at the kill (2, or 1 if a trial ended just before it).
+    left_running = [t.state for t in stale.trials].count("running")
+    assert left_running in (1, 2)
     again = SPARK if resume_on == "spark" else []
     resumed = CliRunner().invoke(app, [*args, *again, "--resume"])
     assert resumed.exit_code == 0, resumed.output
@@ -273,6 +275,6 @@ def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
     assert numbers == list(range(len(numbers)))  # each number once
     states = [t.state for t in loaded.trials]
     assert sum(s in FINISHED for s in states) == 4
-    assert states.count("killed") == 2
+    assert states.count("killed") == left_running  # --resume closed them, no other
     assert "running" not in states
     assert MlflowClient(tracking_uri).get_run(loaded.run_id).info.status == "FINISHED"
