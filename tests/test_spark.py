@@ -180,6 +180,7 @@ SPARK = ["--executor", "spark", "--parallelism", "2"]
         ("standalone", WORKER_DIED),  # a cluster (4 by default): maxFailures=1 set here
         ("local[2,4]", RETRIED),  # a session that retries anyway: the retry reports it
     ],
+    ids=["local", "standalone", "local-retrying"],
 )
 def test_kill_9_of_a_python_worker_fails_its_trial_only(
     master: str, reason: str, request: pytest.FixtureRequest, sample_paths: tuple[str, str],
