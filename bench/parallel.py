@@ -14,14 +14,20 @@ own SQLite MLflow store (the one-writer path is part of what is measured).
   ``--seeds`` seeds (5), sequential (inline) against ``processes --parallelism 2``
   (asynchronous TPE asks while trials are pending, which costs some sample efficiency):
   mean, median and worst over the seeds per mode, and parallel's relative gap on each;
-- spark (``--spark``): milliseconds per trial of tiny trials (1 round, 100 rows) on
-  ``local[2]`` against ``processes --parallelism 2``: the executors' own overhead.
+- spark (``--spark``): tiny trials (1 round, 100 rows) on ``local[2]`` against
+  ``processes --parallelism 2``, the executors' own overhead, split in two: a fixed cost
+  (Spark's JVM and session, or the worker processes, started; the data shipped) and a
+  cost per trial, from two study sizes (``--spark-trials``, 10 and 40) run after a
+  first, cold study of the smaller size: per trial = the difference of the two warm
+  wall times over the difference of their trial counts; fixed = a study's time less
+  its trials, cold (imports, the JVM's launch) and warm (a session in a running JVM).
 
 Prints one JSON object (also to ``--out``, default ``bench-parallel.json``) with the
 machine's load (``os.getloadavg``) before and after, since a shared machine skews the
 figures.
 
     .venv/bin/python bench/parallel.py [--trials 200] [--seeds 5] [--spark]
+    .venv/bin/python bench/parallel.py --only none --spark --spark-trials 10,40
 """
 
 from __future__ import annotations
@@ -130,13 +136,30 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def spark_overhead(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Fixed cost (session or workers started, data shipped) and cost per trial, apart:
+    each executor runs a study of each size in ``--spark-trials``; the per-trial cost is
+    the wall time's difference over the trial-count difference, the fixed cost what is
+    left of the smaller study once its trials are taken off."""
     frame = table(100)
-    n = args.spark_trials
-    kw = dict(trials=n, rounds=1, seed=0, workdir=workdir)
-    out: dict[str, Any] = {}
+    small, large = args.spark_trials
+    out: dict[str, Any] = {"trials": [small, large]}
     for name, executor in (("processes-2", "processes"), ("spark-local-2", "spark")):
-        seconds, _ = study(frame, executor=executor, parallelism=2, **kw)
-        out[name] = {"seconds": seconds, "ms_per_trial": 1000 * seconds / n}
+        kw = dict(rounds=1, seed=0, workdir=workdir, executor=executor, parallelism=2)
+        # The first study in this process also pays the imports and, for Spark, the JVM's
+        # launch (pyspark keeps the JVM after a session stops): it gives the cold fixed
+        # cost; the per-trial cost comes from two studies after it.
+        cold = study(frame, trials=small, **kw)[0]
+        seconds = [study(frame, trials=n, **kw)[0] for n in (small, large)]
+        per_trial = (seconds[1] - seconds[0]) / (large - small)
+        out[name] = {
+            "seconds_cold_then_warm": [cold, *seconds],
+            "ms_per_trial": 1000 * per_trial,
+            "fixed_seconds_cold": cold - small * per_trial,
+            "fixed_seconds_warm": seconds[0] - small * per_trial,
+        }
+    out["spark_extra_ms_per_trial"] = (
+        out["spark-local-2"]["ms_per_trial"] - out["processes-2"]["ms_per_trial"]
+    )
     return out
 
 
@@ -152,7 +175,12 @@ def main() -> None:
     parser.add_argument("--quality-trials", type=int, default=50)
     parser.add_argument("--only", default="throughput,quality", help="sections to run")
     parser.add_argument("--spark", action="store_true", help="also Spark's overhead")
-    parser.add_argument("--spark-trials", type=int, default=40)
+    parser.add_argument(
+        "--spark-trials",
+        type=lambda s: sorted(int(x) for x in s.split(",")),
+        default=[10, 40],
+        help="two study sizes, smaller first: per-trial cost from their difference",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench-parallel.json"))
     args = parser.parse_args()
     sections = set(args.only.split(","))
@@ -171,6 +199,7 @@ def main() -> None:
             print(json.dumps({"quality": result["quality"]}), flush=True)
         if args.spark:
             result["spark"] = spark_overhead(args, workdir)
+            print(json.dumps({"spark": result["spark"]}), flush=True)
     result["load_after"] = os.getloadavg()
     text = json.dumps(result, indent=2, default=str)
     print(text)

@@ -6,8 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,95 +23,18 @@ from tunetrack.progress import TrialProgress
 from tunetrack.storage import schema
 
 from .conftest import FAST
-
-# Trials slow enough (a second or more each) to be caught in flight.
-SLOW = [
-    "model.num_boost_round=1000",
-    "model.early_stopping_rounds=1000",
-    "search.pruning=none",
-    "space.learning_rate=loguniform(-9, -8)",
-    "space.max_depth=quniform(6, 8, 1)",
-    "space.min_child_weight=loguniform(-1, 0)",
-]
-# Backstop against a hang, never a speed check: each wait ends on its event.
-BACKSTOP = 900
-FINISHED = ("ok", "pruned", "failed")
-
-
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tunetrack.cli", *args]
-
-
-def _sets(items: list[str]) -> list[str]:
-    return [arg for item in items for arg in ("--set", item)]
-
-
-def _running_trials(client: MlflowClient) -> list:
-    runs = []
-    for experiment in client.search_experiments():
-        runs += client.search_runs(
-            [experiment.experiment_id],
-            "tags.`tunetrack.trial` != '' and attributes.status = 'RUNNING'",
-        )
-    return runs
-
-
-def _wait_for_running(client: MlflowClient, proc: subprocess.Popen, n: int) -> list:
-    """Return once ``n`` trial runs are RUNNING at once: both workers hold a trial (the
-    driver creates a trial's run just before it hands the trial to a worker)."""
-    deadline = time.monotonic() + BACKSTOP
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        runs = _running_trials(client)
-        if len(runs) >= n:
-            return runs
-        time.sleep(0.1)
-    raise AssertionError(f"{n} trials never ran at once")
-
-
-def _children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (read from /proc)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces or parentheses: fields follow the last ")".
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found.append(int(entry.name))
-    return found
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _workers(driver: int) -> list[int]:
-    """The driver's worker processes: the children of its fork server."""
-    servers = [p for p in _children(driver) if b"multiprocessing.forkserver" in _cmdline(p)]
-    return [pid for server in servers for pid in _children(server)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def _wait_gone(pids: list[int]) -> None:
-    deadline = time.monotonic() + BACKSTOP
-    while any(_alive(p) for p in pids):
-        assert time.monotonic() < deadline, f"processes {pids} outlived their driver"
-        time.sleep(0.1)
+from .studyproc import (
+    BACKSTOP,
+    FINISHED,
+    SLOW,
+    StudyProcess,
+    children,
+    cmdline,
+    fork_workers,
+    running_trials,
+    sets,
+    wait_gone,
+)
 
 
 def _contract(study: tunetrack.Study, client: MlflowClient) -> dict[str, object]:
@@ -274,7 +196,7 @@ def test_the_fork_server_imports_the_families_libraries_for_its_workers() -> Non
     child = multiprocessing.get_context("forkserver").Process(target=time.sleep, args=(0,))
     child.start()
     child.join(BACKSTOP)
-    [server] = [p for p in _children(os.getpid()) if b"multiprocessing.forkserver" in _cmdline(p)]
+    [server] = [p for p in children(os.getpid()) if b"multiprocessing.forkserver" in cmdline(p)]
     assert "libxgboost" in Path(f"/proc/{server}/maps").read_text()
 
 
@@ -293,26 +215,24 @@ def test_kill_9_of_one_worker_fails_one_trial_and_the_study_goes_on(
 ) -> None:
     train, valid = sample_paths
     args = ["tune", "--train", train, "--valid", valid, "--max-evals", "5", "--quiet",
-            "--executor", "processes", "--parallelism", "2", *_sets(SLOW)]  # fmt: skip
-    client = MlflowClient(tracking_uri)
-    proc = subprocess.Popen(_cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_running(client, proc, 2)
-        workers = _workers(proc.pid)
+            "--executor", "processes", "--parallelism", "2", *sets(SLOW)]  # fmt: skip
+    with StudyProcess(args, tracking_uri) as study:
+        study.wait_running(2)
+        workers = fork_workers(study.pid)
         assert len(workers) == 2, workers
-        os.kill(workers[0], signal.SIGKILL)
-        _, stderr = proc.communicate(timeout=BACKSTOP)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, stderr
-    study = tunetrack.load_study()
-    states = [t.state for t in study.trials]
-    assert states.count("failed") == 1, [(t.state, t.error) for t in study.trials]
+        # Stopped, then killed once it surely holds a trial (no race with a trial ending).
+        in_flight = study.kill_worker_holding_a_trial(workers[0], parallelism=2)
+        code, stderr = study.finish()
+    assert code == 0, stderr
+    loaded = tunetrack.load_study()
+    states = [t.state for t in loaded.trials]
+    assert states.count("failed") == 1, [(t.state, t.error) for t in loaded.trials]
     assert states.count("ok") == 4
-    [failed] = [t for t in study.trials if t.state == "failed"]
+    [failed] = [t for t in loaded.trials if t.state == "failed"]
     assert failed.error == "worker process died (signal 9)"
-    assert client.get_run(failed.run_id).info.status == "FAILED"
-    assert [t.number for t in study.trials] == list(range(5))
+    assert failed.run_id in in_flight  # the trial the worker held when it was killed
+    assert MlflowClient(tracking_uri).get_run(failed.run_id).info.status == "FAILED"
+    assert [t.number for t in loaded.trials] == list(range(5))
 
 
 @pytest.mark.slow
@@ -321,30 +241,24 @@ def test_ctrl_c_stops_every_worker_and_marks_in_flight_killed(
 ) -> None:
     train, valid = sample_paths
     args = ["tune", "--train", train, "--valid", valid, "--max-evals", "6", "--quiet",
-            "--executor", "processes", "--parallelism", "2", *_sets(SLOW)]  # fmt: skip
+            "--executor", "processes", "--parallelism", "2", *sets(SLOW)]  # fmt: skip
     client = MlflowClient(tracking_uri)
-    # Its own process group, as a terminal's foreground job: Ctrl-C reaches every process.
-    proc = subprocess.Popen(
-        _cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        in_flight = _wait_for_running(client, proc, 2)
-        workers = _workers(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)
-        _, stderr = proc.communicate(timeout=BACKSTOP)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, stderr
+    with StudyProcess(args, tracking_uri) as study:
+        in_flight = study.wait_running(2)
+        workers = fork_workers(study.pid)
+        study.signal_group(signal.SIGINT)  # Ctrl-C reaches every process of the group
+        code, stderr = study.finish()
+    assert code == 130, stderr
     assert "Traceback" not in stderr
-    _wait_gone(workers)
-    study = tunetrack.load_study()
-    killed = [t for t in study.trials if t.state == "killed"]
+    assert "2 trials in flight were marked KILLED" in stderr
+    wait_gone(workers)
+    loaded = tunetrack.load_study()
+    killed = [t for t in loaded.trials if t.state == "killed"]
     assert {r.info.run_id for r in in_flight} <= {t.run_id for t in killed}
-    assert len(killed) == 2, [(t.number, t.state) for t in study.trials]
+    assert len(killed) == 2, [(t.number, t.state) for t in loaded.trials]
     assert all(client.get_run(t.run_id).info.status == "KILLED" for t in killed)
-    assert not _running_trials(client)
-    assert client.get_run(study.run_id).info.status == "KILLED"
+    assert not running_trials(client)
+    assert client.get_run(loaded.run_id).info.status == "KILLED"
 
 
 @pytest.mark.slow
@@ -355,29 +269,70 @@ def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
 ) -> None:
     train, valid = sample_paths
     args = ["tune", "--train", train, "--valid", valid, "--max-evals", "4", "--quiet",
-            *_sets(SLOW)]  # fmt: skip
+            *sets(SLOW)]  # fmt: skip
     parallel = ["--executor", "processes", "--parallelism", "2"]
     client = MlflowClient(tracking_uri)
-    proc = subprocess.Popen(_cli(*args, *parallel), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        _wait_for_running(client, proc, 2)
-        workers = _workers(proc.pid)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=BACKSTOP)
-    finally:
-        proc.kill()
-    _wait_gone(workers)  # orphaned workers notice and exit
+    with StudyProcess([*args, *parallel], tracking_uri) as study:
+        study.wait_running(2)
+        workers = fork_workers(study.pid)
+        study.proc.send_signal(signal.SIGKILL)  # the driver alone
+        study.finish()
+    wait_gone(workers)  # orphaned workers notice and exit
     stale = tunetrack.load_study()
-    assert [t.state for t in stale.trials].count("running") == 2
+    # The runs in flight at the kill (2, or 1 if a trial ended just before it).
+    left_running = [t.state for t in stale.trials].count("running")
+    assert left_running in (1, 2)
     again = parallel if resume_on == "processes" else []
     resumed = CliRunner().invoke(app, [*args, *again, "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    study = tunetrack.load_study()
-    assert study.run_id == stale.run_id
-    numbers = [t.number for t in study.trials]
+    loaded = tunetrack.load_study()
+    assert loaded.run_id == stale.run_id
+    numbers = [t.number for t in loaded.trials]
     assert numbers == list(range(len(numbers)))  # each number once
-    states = [t.state for t in study.trials]
+    states = [t.state for t in loaded.trials]
     assert sum(s in FINISHED for s in states) == 4
-    assert states.count("killed") == 2
+    assert states.count("killed") == left_running  # --resume closed them, no other
     assert "running" not in states
-    assert client.get_run(study.run_id).info.status == "FINISHED"
+    assert client.get_run(loaded.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("executor", "in_flight", "said"),
+    [(["--executor", "inline"], 1, "1 trial in flight was marked KILLED"),
+     (["--executor", "processes", "--parallelism", "2"], 2,
+      "2 trials in flight were marked KILLED")],
+)  # fmt: skip
+def test_ctrl_c_message_counts_the_trials_in_flight(
+    executor: list[str], in_flight: int, said: str, sample_paths: tuple[str, str],
+    tracking_uri: str,
+) -> None:  # fmt: skip
+    """In process (the CLI's own code path): Ctrl-C once ``in_flight`` trials run."""
+    train, valid = sample_paths
+    # Trials that cannot end before the interrupt: many rounds, no early stopping.
+    endless = [*SLOW, "model.num_boost_round=1000000"]
+    client = MlflowClient(tracking_uri)
+    main = threading.get_ident()
+    stop = threading.Event()
+
+    def interrupt_when_running() -> None:
+        while not stop.is_set():
+            if len(running_trials(client)) >= in_flight:
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            stop.wait(0.1)
+
+    watcher = threading.Thread(target=interrupt_when_running, daemon=True)
+    watcher.start()
+    try:
+        result = CliRunner().invoke(
+            app, ["tune", "--train", train, "--valid", valid, "--max-evals", "4", "--quiet",
+                  *executor, *sets(endless)],
+        )  # fmt: skip
+    finally:
+        stop.set()
+        watcher.join()
+    assert result.exit_code == 130, result.output
+    assert f"after 0 finished trial(s); {said}" in result.output
+    loaded = tunetrack.load_study()
+    assert [t.state for t in loaded.trials] == ["killed"] * in_flight

@@ -66,18 +66,26 @@ class ModelError(TunetrackError):
 
 
 class StudyInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM under the CLI) ended a study; it can be resumed.
+    """Ctrl-C (or SIGTERM under the CLI) ended a study; it can be resumed. ``n_killed``:
+    the trials that were in flight, now closed as KILLED.
 
     A KeyboardInterrupt, so a notebook treats it as the interrupt it is.
     """
 
-    def __init__(self, study_run_id: str, n_finished: int, *, closed: bool = True) -> None:
-        left = (
-            "the trial in flight was marked KILLED"
-            if closed
-            else "interrupted again while closing it, so the study (and any trial in flight) "
-            "stays RUNNING until --resume closes it"
-        )
+    def __init__(
+        self, study_run_id: str, n_finished: int, *, closed: bool = True, n_killed: int = 0
+    ) -> None:
+        if not closed:
+            left = (
+                "interrupted again while closing it, so the study (and any trial in flight) "
+                "stays RUNNING until --resume closes it"
+            )
+        elif n_killed == 0:
+            left = "no trial was in flight"
+        elif n_killed == 1:
+            left = "1 trial in flight was marked KILLED"
+        else:
+            left = f"{n_killed} trials in flight were marked KILLED"
         super().__init__(
             f"study {study_run_id} interrupted after {n_finished} finished trial(s); {left}"
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunetrack._core import FAMILY_KEY, FINISHED_STATES
+from tunetrack._core import FAMILY_KEY, FINISHED_STATES, TrialState
 from tunetrack.config import StudyConfig, build_config
 from tunetrack.exceptions import (
     ConfigError,
@@ -232,7 +232,10 @@ def run_study(
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"
-        raise StudyInterrupted(study_run_id, loop.n_finished) from None
+        # The loop closed the trials it had in flight as KILLED (it appends them).
+        killed = loop.records[len(reopened.records) :]
+        n_killed = sum(r.state == TrialState.KILLED for r in killed)
+        raise StudyInterrupted(study_run_id, loop.n_finished, n_killed=n_killed) from None
     except TrackingUnavailable as err:
         lost = err
     finally:
