@@ -20,6 +20,10 @@ from types import TracebackType
 from typing import Any
 
 from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+import tunetrack
+from tunetrack.cli.app import app
 
 BACKSTOP = 900
 FINISHED = ("ok", "pruned", "failed")
@@ -232,3 +236,25 @@ def busy(pids: list[int]) -> list[int]:
     before = {p: cpu_ticks(p) for p in pids}
     time.sleep(0.5)
     return [p for p in pids if cpu_ticks(p) > before[p]]
+
+
+def resume_finishes_exactly(args: list[str], max_evals: int, tracking_uri: str) -> None:
+    """After a driver's kill -9: `--resume` (``args`` include the executor to resume on)
+    closes the runs the kill left RUNNING as KILLED, and no other, and finishes at exactly
+    ``max_evals`` finished trials, each number once."""
+
+    stale = tunetrack.load_study()
+    # The runs in flight at the kill (2, or 1 if a trial ended just before it).
+    left_running = [t.state for t in stale.trials].count("running")
+    assert left_running in (1, 2)
+    resumed = CliRunner().invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    loaded = tunetrack.load_study()
+    assert loaded.run_id == stale.run_id
+    numbers = [t.number for t in loaded.trials]
+    assert numbers == list(range(len(numbers)))  # each number once
+    states = [t.state for t in loaded.trials]
+    assert sum(s in FINISHED for s in states) == max_evals
+    assert states.count("killed") == left_running  # --resume closed them, no other
+    assert "running" not in states
+    assert MlflowClient(tracking_uri).get_run(loaded.run_id).info.status == "FINISHED"

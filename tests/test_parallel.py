@@ -25,12 +25,12 @@ from tunetrack.storage import schema
 from .conftest import FAST
 from .studyproc import (
     BACKSTOP,
-    FINISHED,
     SLOW,
     StudyProcess,
     children,
     cmdline,
     fork_workers,
+    resume_finishes_exactly,
     running_trials,
     sets,
     wait_gone,
@@ -271,29 +271,14 @@ def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
     args = ["tune", "--train", train, "--valid", valid, "--max-evals", "4", "--quiet",
             *sets(SLOW)]  # fmt: skip
     parallel = ["--executor", "processes", "--parallelism", "2"]
-    client = MlflowClient(tracking_uri)
     with StudyProcess([*args, *parallel], tracking_uri) as study:
         study.wait_running(2)
         workers = fork_workers(study.pid)
         study.proc.send_signal(signal.SIGKILL)  # the driver alone
         study.finish()
     wait_gone(workers)  # orphaned workers notice and exit
-    stale = tunetrack.load_study()
-    # The runs in flight at the kill (2, or 1 if a trial ended just before it).
-    left_running = [t.state for t in stale.trials].count("running")
-    assert left_running in (1, 2)
     again = parallel if resume_on == "processes" else []
-    resumed = CliRunner().invoke(app, [*args, *again, "--resume"])
-    assert resumed.exit_code == 0, resumed.output
-    loaded = tunetrack.load_study()
-    assert loaded.run_id == stale.run_id
-    numbers = [t.number for t in loaded.trials]
-    assert numbers == list(range(len(numbers)))  # each number once
-    states = [t.state for t in loaded.trials]
-    assert sum(s in FINISHED for s in states) == 4
-    assert states.count("killed") == left_running  # --resume closed them, no other
-    assert "running" not in states
-    assert client.get_run(loaded.run_id).info.status == "FINISHED"
+    resume_finishes_exactly([*args, *again], 4, tracking_uri)
 
 
 @pytest.mark.slow

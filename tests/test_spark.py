@@ -21,19 +21,17 @@ from pathlib import Path
 import pyspark  # the extra tunetrack[spark]
 import pytest
 from mlflow.tracking import MlflowClient
-from typer.testing import CliRunner
 
 import tunetrack
-from tunetrack.cli.app import app
 from tunetrack.execution.spark import RETRIED, WORKER_DIED
 
 from .conftest import FAST
 from .studyproc import (
     BACKSTOP,
-    FINISHED,
     SLOW,
     StudyProcess,
     busy,
+    resume_finishes_exactly,
     running_trials,
     sets,
     spark_processes,
@@ -263,19 +261,5 @@ def test_kill_9_of_the_driver_then_resume_reaches_exactly_max_evals(
     # Orphans go on their own: the JVM exits when its stdin from the driver closes, and
     # pyspark's daemon stops its workers when the JVM goes.
     wait_gone(spark)
-    stale = tunetrack.load_study()
-    # The runs in flight at the kill (2, or 1 if a trial ended just before it).
-    left_running = [t.state for t in stale.trials].count("running")
-    assert left_running in (1, 2)
     again = SPARK if resume_on == "spark" else []
-    resumed = CliRunner().invoke(app, [*args, *again, "--resume"])
-    assert resumed.exit_code == 0, resumed.output
-    loaded = tunetrack.load_study()
-    assert loaded.run_id == stale.run_id
-    numbers = [t.number for t in loaded.trials]
-    assert numbers == list(range(len(numbers)))  # each number once
-    states = [t.state for t in loaded.trials]
-    assert sum(s in FINISHED for s in states) == 4
-    assert states.count("killed") == left_running  # --resume closed them, no other
-    assert "running" not in states
-    assert MlflowClient(tracking_uri).get_run(loaded.run_id).info.status == "FINISHED"
+    resume_finishes_exactly([*args, *again], 4, tracking_uri)
