@@ -210,6 +210,7 @@ def test_death_reason_names_the_signal(exitcode: int, reason: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.integration  # a whole parallel study with one worker killed mid-trial
 def test_kill_9_of_one_worker_fails_one_trial_and_the_study_goes_on(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:

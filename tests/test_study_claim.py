@@ -51,6 +51,8 @@ def _assert_summary_is_the_stored_truth(client: MlflowClient, study: tunetrack.S
     assert schema.TAG_LEASE_OWNER not in run.data.tags  # released at the end
 
 
+@pytest.mark.slow
+@pytest.mark.integration  # two real processes racing for one running study
 def test_a_second_runner_is_refused_while_the_study_runs(
     sample_paths: tuple[str, str], tracking_uri: str
 ) -> None:
