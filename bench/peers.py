@@ -212,7 +212,11 @@ def run_optuna(table: dict[str, Any], budget: float, seed: int) -> list[tuple[fl
             verbose_eval=False,
             callbacks=[Report()],
         )
-        loss = _loss(table, booster.predict(valid, iteration_range=(0, booster.best_iteration + 1)))
+        # best_iteration exists only once early stopping has seen a round; a fit the
+        # budget cut at its first round has none.
+        last = getattr(booster, "best_iteration", None)
+        rounds = (last + 1) if last is not None else booster.num_boosted_rounds()
+        loss = _loss(table, booster.predict(valid, iteration_range=(0, rounds)))
         finished.append((time.time() - started, loss))
         return loss
 
