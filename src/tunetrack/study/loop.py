@@ -17,7 +17,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
@@ -69,6 +69,11 @@ class HeadStart:
             self.future.set_result(evaluate(self.task))
         except BaseException as err:  # evaluate raises only what a bug raises
             self.future.set_exception(err)
+
+
+def trial_family(params: Mapping[str, object], inputs: StudyInputs) -> str:
+    """The family a trial's params route to (the study's only one when they name none)."""
+    return str(params.get(FAMILY_KEY, next(iter(inputs.families))))
 
 
 def study_budget(config: StudyConfig, deadline: float | None) -> Budget:
@@ -245,7 +250,7 @@ class StudyLoop:
             suggestion, rung, promoted_from = self._next_point(sampler)
         rows = self.rungs.rows(rung) if self.rungs is not None and rung is not None else None
         params = dict(suggestion.params)
-        family = str(params.get(FAMILY_KEY, next(iter(self.inputs.families))))
+        family = trial_family(params, self.inputs)
         number = self.next_number
         self.next_number += 1
         run_id, start_ms = self.storage.start_trial(

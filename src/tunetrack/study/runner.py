@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunetrack._core import FAMILY_KEY, FINISHED_STATES, TrialState
+from tunetrack._core import FINISHED_STATES, TrialState
 from tunetrack.config import StudyConfig, build_config
 from tunetrack.exceptions import (
     ConfigError,
@@ -52,7 +52,7 @@ from tunetrack.study.lease import (
     new_owner,
     refuse,
 )
-from tunetrack.study.loop import HeadStart, StudyLoop, study_budget
+from tunetrack.study.loop import HeadStart, StudyLoop, study_budget, trial_family
 from tunetrack.study.records import TrialRecord, trial_from_run
 from tunetrack.study.resume import Reopened, find_study, keep_engine, reopen
 from tunetrack.study.rungs import rungs_note
@@ -417,7 +417,7 @@ def _head_start(
     preload(inputs.study_data.task.kind)
     suggestion = sampler.ask()
     params = dict(suggestion.params)
-    family = str(params.get(FAMILY_KEY, next(iter(inputs.families))))
+    family = trial_family(params, inputs)
     task = TrialTask(
         number=0,
         family=family,
